@@ -1,0 +1,68 @@
+/**
+ * Typed Socket.IO event maps, shared by server and client (passed as generics to `Server` and
+ * `io()`), and the payloads they carry. Binary frames are y-protocols sync / awareness frames
+ * (protocol/codec.ts). One socket may join several carts; every event names its cart.
+ */
+import type { CloseName } from './close-codes.ts';
+import type { WireError } from './errors.ts';
+import type { CartLimits, Role } from './schema.ts';
+
+/** What a device says about itself when it joins a cart. Shown to the cart's other devices. */
+export interface JoinHello {
+  /** Human-readable device name ("Ana's phone"), at most 64 characters. */
+  device?: string;
+}
+
+export type JoinResult =
+  | {
+      ok: true;
+      /** The cart's version: the sequence number of the last change in its log (0: empty cart). */
+      version: number;
+      role: Role;
+      subject: string;
+      limits: CartLimits;
+    }
+  | { ok: false; error: WireError };
+
+/** Answer to a sync frame. For a step 2 or update: `ok` only once the change is in the cart's log. */
+export type SyncAck = { ok: true; version: number } | { ok: false; error: WireError };
+
+export type LeaveAck = { ok: true } | { ok: false; error: WireError };
+
+/** Metadata of a change the server relays: its log position, so gaps can be detected. */
+export interface ChangeMeta {
+  /** Log sequence number of this change (the cart's version after it). */
+  version: number;
+  /** Log sequence number of the change before it. */
+  prev: number;
+}
+
+/** Why the server ended a device's session with one cart (the connection stays up). */
+export interface CartClosed {
+  reason: CloseName;
+  error?: WireError;
+}
+
+export interface ClientToServerEvents {
+  join: (cartId: string, hello: JoinHello, ack: (res: JoinResult) => void) => void;
+  leave: (cartId: string, ack: (res: LeaveAck) => void) => void;
+  sync: (cartId: string, frame: Uint8Array, ack: (res: SyncAck) => void) => void;
+  awareness: (cartId: string, frame: Uint8Array) => void;
+}
+
+export interface ServerToClientEvents {
+  /** Sync step 1 / step 2 from the server, or a relayed change (with its log position). */
+  sync: (cartId: string, frame: Uint8Array, meta: ChangeMeta | null) => void;
+  awareness: (cartId: string, frame: Uint8Array) => void;
+  'cart-closed': (cartId: string, closed: CartClosed) => void;
+}
+
+/** Presence state as livecart stamps it; `subject` and `role` come from the token, not the device. */
+export interface PresenceState {
+  device: string;
+  subject: string;
+  role: Role;
+  /** What the device is looking at (a lineId, a page), set by the device. */
+  viewing: string | null;
+  [extra: string]: unknown;
+}

@@ -1,0 +1,17 @@
+/**
+ * The origin of every Yjs transaction on a server-side cart document, as an explicit tagged value
+ * (never inferred from a missing field). Observers use it to decide what to relay and persist.
+ */
+export type ChangeOrigin =
+  /** A device's update, already appended to the log by this node. */
+  | { kind: 'client'; socketId: string }
+  /** A stock Yjs client on the y-websocket endpoint, already appended. */
+  | { kind: 'yws'; connectionId: string }
+  /** Catching the node's copy up from the cart log (already stored, already relayed). */
+  | { kind: 'log' }
+  /** A REST mutation made by this node. */
+  | { kind: 'rest'; requestId: string }
+  /** A worker's correction. */
+  | { kind: 'worker'; job: string };
+
+export const LOG_ORIGIN: ChangeOrigin = Object.freeze({ kind: 'log' });

@@ -1,0 +1,279 @@
+/**
+ * Validation of a client's Yjs update against the cart's current document state, before the update
+ * is stored or relayed (DESIGN.md §3, guarantee 7).
+ *
+ * An update's bytes do not say which root or key an overwrite targets (an item with a left origin
+ * carries no parent), so each item's target is resolved through its origin: first among the items of
+ * the same update, then in the document. Deletions are checked the same way. Cost is linear in the
+ * update's size plus a binary search per deleted range; the document is never copied.
+ */
+import * as Y from 'yjs';
+import { CartError, type ErrorCode } from './errors.ts';
+import { liveLineIds } from './cart-ops.ts';
+import {
+  type Actor,
+  type CartLimits,
+  ATTRIBUTE_KEY_PATTERN,
+  COUPON_PATTERN,
+  INTENT_ROOTS,
+  type IntentRoot,
+  OPTION_KEY_PATTERN,
+  QADD_SEPARATOR,
+  SKU_PATTERN,
+  lineIdOf,
+} from './schema.ts';
+
+export interface ValidationContext {
+  limits: CartLimits;
+  /** The writer; lines it creates must name it in `addedBy`. */
+  actor: Actor;
+  /** The byte limit that applies: maxUpdateBytes for live updates, maxSyncBytes for sync step 2. */
+  maxBytes: number;
+}
+
+export interface ValidUpdate {
+  /** True when the update writes line or quantity records (used to pick the cart's idle expiry). */
+  touchesLines: boolean;
+  /** Number of items the update inserts. */
+  insertedItems: number;
+  /** Number of live items the update deletes. With insertedItems 0: the update changes nothing. */
+  newDeletes: number;
+}
+
+interface Target {
+  root: string;
+  key: string;
+}
+
+const INTENT = new Set<string>(INTENT_ROOTS);
+
+function reject(code: ErrorCode, detail: string): never {
+  throw new CartError(code, detail);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+function exactKeys(v: Record<string, unknown>, allowed: readonly string[], where: string): void {
+  for (const k of Object.keys(v)) if (!allowed.includes(k)) reject('E_UPDATE_INVALID_VALUE', `${where}: unknown field ${JSON.stringify(k)}`);
+}
+
+function isIntIn(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+function checkLineId(lineId: string, where: string): void {
+  const sku = lineId.split('?')[0] ?? '';
+  if (lineId.length > 1024 || !SKU_PATTERN.test(sku) || lineId.includes(QADD_SEPARATOR)) {
+    reject('E_UPDATE_INVALID_VALUE', `${where}: invalid line id`);
+  }
+}
+
+/** Validate one value written to `root[key]` by the update's item with Yjs client id `writer`. */
+function checkValue(
+  doc: Y.Doc,
+  root: IntentRoot,
+  key: string,
+  value: unknown,
+  writer: number,
+  ctx: ValidationContext,
+): void {
+  const { limits } = ctx;
+  const where = `${root}[${JSON.stringify(key.slice(0, 80))}]`;
+  switch (root) {
+    case 'lines': {
+      checkLineId(key, where);
+      if (!isPlainObject(value)) reject('E_UPDATE_INVALID_VALUE', `${where}: not an object`);
+      exactKeys(value, ['sku', 'options', 'note', 'addedBy', 'addedAt'], where);
+      const { sku, options, note, addedBy, addedAt } = value;
+      if (typeof sku !== 'string' || !SKU_PATTERN.test(sku)) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid sku`);
+      if (!isPlainObject(options)) reject('E_UPDATE_INVALID_VALUE', `${where}: options must be an object`);
+      const optionKeys = Object.keys(options);
+      if (optionKeys.length > limits.maxOptions) reject('E_UPDATE_INVALID_VALUE', `${where}: too many options`);
+      for (const k of optionKeys) {
+        const v = options[k];
+        if (!OPTION_KEY_PATTERN.test(k) || typeof v !== 'string' || v.length > limits.maxOptionLength) {
+          reject('E_UPDATE_INVALID_VALUE', `${where}: invalid option ${JSON.stringify(k.slice(0, 40))}`);
+        }
+      }
+      if (lineIdOf(sku, options as Record<string, string>) !== key) reject('E_UPDATE_INVALID_VALUE', `${where}: line id does not match sku and options`);
+      if (typeof note !== 'string' || note.length > limits.maxNoteLength) reject('E_UPDATE_INVALID_VALUE', `${where}: note too long or not a string`);
+      if (!isPlainObject(addedBy) || typeof addedBy.id !== 'string' || typeof addedBy.role !== 'string') {
+        reject('E_UPDATE_INVALID_VALUE', `${where}: invalid addedBy`);
+      }
+      exactKeys(addedBy, ['id', 'role'], `${where}.addedBy`);
+      const existing = (doc.getMap('lines') as Y.Map<{ addedBy?: Actor }>).get(key)?.addedBy;
+      const isSelf = addedBy.id === ctx.actor.id && addedBy.role === ctx.actor.role;
+      const keepsExisting = existing !== undefined && existing.id === addedBy.id && existing.role === addedBy.role;
+      if (!isSelf && !keepsExisting) reject('E_UPDATE_INVALID_VALUE', `${where}: addedBy must name the writer`);
+      if (!isIntIn(addedAt, 0, Number.MAX_SAFE_INTEGER)) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid addedAt`);
+      return;
+    }
+    case 'qset': {
+      checkLineId(key, where);
+      if (!isPlainObject(value)) reject('E_UPDATE_INVALID_VALUE', `${where}: not an object`);
+      exactKeys(value, ['q', 'id'], where);
+      if (!isIntIn(value.q, 0, limits.maxQuantity)) reject('E_UPDATE_INVALID_VALUE', `${where}: quantity must be 0..${limits.maxQuantity}`);
+      if (typeof value.id !== 'string' || value.id.length < 1 || value.id.length > 64) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid set id`);
+      return;
+    }
+    case 'qadd': {
+      const at = key.lastIndexOf(QADD_SEPARATOR);
+      if (at < 0 || key.slice(at + 1) !== String(writer)) reject('E_UPDATE_INVALID_VALUE', `${where}: an add record must be keyed by its writer`);
+      checkLineId(key.slice(0, at), where);
+      if (!isPlainObject(value)) reject('E_UPDATE_INVALID_VALUE', `${where}: not an object`);
+      exactKeys(value, ['n', 'base'], where);
+      if (!isIntIn(value.n, 1, limits.maxQuantity)) reject('E_UPDATE_INVALID_VALUE', `${where}: quantity must be 1..${limits.maxQuantity}`);
+      if (value.base !== null && (typeof value.base !== 'string' || value.base.length > 64)) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid base`);
+      return;
+    }
+    case 'coupons': {
+      if (!COUPON_PATTERN.test(key) || key !== key.toUpperCase()) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid coupon code`);
+      if (value !== true) reject('E_UPDATE_INVALID_VALUE', `${where}: coupon value must be true`);
+      return;
+    }
+    case 'attrs': {
+      if (!ATTRIBUTE_KEY_PATTERN.test(key)) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid attribute name`);
+      if (typeof value !== 'string' || value.length > limits.maxAttributeLength) reject('E_UPDATE_INVALID_VALUE', `${where}: attribute value too long or not a string`);
+      return;
+    }
+  }
+}
+
+function rootNameOf(doc: Y.Doc, type: unknown, cache: Map<unknown, string | null>): string | null {
+  if (cache.has(type)) return cache.get(type) ?? null;
+  let name: string | null = null;
+  for (const [key, value] of doc.share) if (value === type) name = key;
+  cache.set(type, name);
+  return name;
+}
+
+/**
+ * Check `update` against `doc` and `ctx`. Throws a CartError (E_UPDATE_*) describing the first
+ * violation; returns a summary when the whole update is acceptable. Never modifies `doc`.
+ */
+export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationContext): ValidUpdate {
+  if (update.byteLength > ctx.maxBytes) reject('E_UPDATE_TOO_LARGE', `${update.byteLength} bytes > ${ctx.maxBytes}`);
+  let decoded: ReturnType<typeof Y.decodeUpdate>;
+  try {
+    decoded = Y.decodeUpdate(update);
+  } catch (err) {
+    reject('E_UPDATE_MALFORMED', err instanceof Error ? err.message.slice(0, 120) : 'decode failed');
+  }
+  const { structs, ds } = decoded;
+  const rootCache = new Map<unknown, string | null>();
+  const own = new Map<number, Y.Item[]>();
+  // Highest clock + 1 the update provides per client. Structs must continue the document's state
+  // without gaps, or Yjs would hold them back as pending while the log and the room received them.
+  const provides = new Map<number, number>();
+  for (const s of structs) {
+    if (s instanceof Y.Skip) reject('E_UPDATE_MISSING_DEPENDENCY', 'the update has gaps');
+    const client = s.id.client;
+    const start = provides.get(client) ?? Y.getState(doc.store, client);
+    if (s.id.clock > start) reject('E_UPDATE_MISSING_DEPENDENCY', 'the update skips changes the server does not have');
+    provides.set(client, Math.max(start, s.id.clock + s.length));
+    if (!(s instanceof Y.Item)) continue;
+    let list = own.get(client);
+    if (!list) own.set(client, (list = []));
+    list.push(s);
+  }
+  const resolved = new Map<Y.Item, Target>();
+
+  const findOwn = (id: Y.ID): Y.Item | undefined =>
+    own.get(id.client)?.find((i) => id.clock >= i.id.clock && id.clock < i.id.clock + i.length);
+
+  const targetOfStored = (item: Y.Item): Target | null => {
+    const parent = item.parent as unknown;
+    if (!(parent instanceof Y.AbstractType) || parent._item !== null || item.parentSub === null) return null;
+    const root = rootNameOf(doc, parent, rootCache);
+    return root === null ? null : { root, key: item.parentSub };
+  };
+
+  const resolve = (item: Y.Item, depth: number): Target => {
+    const known = resolved.get(item);
+    if (known) return known;
+    if (depth > 10_000) reject('E_UPDATE_MALFORMED', 'origin chain too long');
+    let target: Target | null = null;
+    if (typeof item.parent === 'string') {
+      if (item.parentSub === null) reject('E_UPDATE_FORBIDDEN_FIELD', `sequence insert into root ${JSON.stringify(item.parent)}`);
+      target = { root: item.parent, key: item.parentSub };
+    } else if (item.parent !== null) {
+      reject('E_UPDATE_FORBIDDEN_FIELD', 'nested types are not part of the cart schema');
+    } else {
+      const ref = item.origin ?? item.rightOrigin;
+      if (ref === null) reject('E_UPDATE_MALFORMED', 'item without parent or origin');
+      if (ref.clock < Y.getState(doc.store, ref.client)) {
+        const stored = Y.getItem(doc.store, ref);
+        target = stored instanceof Y.Item ? targetOfStored(stored) : null;
+        if (target === null) reject('E_UPDATE_FORBIDDEN_FIELD', 'origin is not a cart field');
+      } else {
+        const sibling = findOwn(ref);
+        if (!sibling) reject('E_UPDATE_MISSING_DEPENDENCY', 'origin not known');
+        target = resolve(sibling, depth + 1);
+      }
+    }
+    resolved.set(item, target);
+    return target;
+  };
+
+  const touchedLines = new Set<string>();
+  let inserted = 0;
+  let touchesLines = false;
+  let newDeletes = 0;
+  for (const [, items] of own) {
+    for (const item of items) {
+      // Items already in the document are skipped by Yjs on apply (a sync step 2 may repeat them).
+      if (item.id.clock + item.length <= Y.getState(doc.store, item.id.client)) continue;
+      const { root, key } = resolve(item, 0);
+      if (!INTENT.has(root)) reject('E_UPDATE_FORBIDDEN_FIELD', `root ${JSON.stringify(root.slice(0, 40))} is written by the server only`);
+      const content = item.content;
+      if (content instanceof Y.ContentDeleted) continue;
+      if (!(content instanceof Y.ContentAny) || content.arr.length !== 1) {
+        reject('E_UPDATE_INVALID_VALUE', `${root}[${JSON.stringify(key.slice(0, 80))}]: values must be plain JSON`);
+      }
+      inserted += 1;
+      checkValue(doc, root as IntentRoot, key, content.arr[0], item.id.client, ctx);
+      if (root === 'lines' || root === 'qset' || root === 'qadd') {
+        touchesLines = true;
+        touchedLines.add(root === 'qadd' ? key.slice(0, key.lastIndexOf(QADD_SEPARATOR)) : key);
+      }
+      if (root === 'coupons' && !doc.getMap('coupons').has(key)) {
+        const count = doc.getMap('coupons').size + 1;
+        if (count > ctx.limits.maxCoupons) reject('E_UPDATE_INVALID_VALUE', `more than ${ctx.limits.maxCoupons} coupons`);
+      }
+      if (root === 'attrs' && !doc.getMap('attrs').has(key) && doc.getMap('attrs').size + 1 > ctx.limits.maxAttributes) {
+        reject('E_UPDATE_INVALID_VALUE', `more than ${ctx.limits.maxAttributes} attributes`);
+      }
+    }
+  }
+
+  // Deletions: a client may delete only intent records. Deleting what is already deleted is a no-op
+  // (a sync step 2 carries the sender's whole delete set), so only live items are checked.
+  for (const [client, ranges] of ds.clients) {
+    const stored = doc.store.clients.get(client);
+    const state = Y.getState(doc.store, client);
+    for (const range of ranges) {
+      const end = range.clock + range.len;
+      if (end > (provides.get(client) ?? state)) reject('E_UPDATE_MISSING_DEPENDENCY', 'deletes unknown content');
+      if (!stored || range.clock >= state) continue;
+      let index = Y.findIndexSS(stored, range.clock);
+      for (; index < stored.length; index++) {
+        const struct = stored[index];
+        if (!struct || struct.id.clock >= end) break;
+        if (!(struct instanceof Y.Item) || struct.deleted) continue;
+        newDeletes += 1;
+        const target = targetOfStored(struct);
+        if (target === null || !INTENT.has(target.root)) reject('E_UPDATE_FORBIDDEN_FIELD', 'deletes a field written by the server only');
+      }
+    }
+  }
+
+  if (touchedLines.size > 0) {
+    const live = liveLineIds(doc, ctx.limits.maxQuantity);
+    let count = live.size;
+    for (const lineId of touchedLines) if (!live.has(lineId)) count += 1;
+    if (count > ctx.limits.maxLines) reject('E_UPDATE_TOO_MANY_LINES', `${count} > ${ctx.limits.maxLines}`);
+  }
+  return { touchesLines, insertedItems: inserted, newDeletes };
+}

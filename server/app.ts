@@ -1,0 +1,138 @@
+/**
+ * One livecart server node: express (REST, health, metrics) + Socket.IO + the /yjs endpoint on one
+ * HTTP server. Infrastructure (the Redis connection) is injected; nothing here connects on its own.
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { Redis } from 'ioredis';
+import { Server } from 'socket.io';
+import { CLOSE } from '../protocol/index.ts';
+import { Auth } from './auth.ts';
+import { CartRegistry } from './cart/registry.ts';
+import { CatalogStore } from './catalog/catalog-store.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import { Metrics, createServerMetrics } from './metrics.ts';
+import { Queues } from './queues.ts';
+import { CartStore } from './redis/cart-store.ts';
+import { adminRoutes } from './rest/admin.ts';
+import { cartRoutes } from './rest/carts.ts';
+import { catalogRoutes } from './rest/catalog.ts';
+import { errorHandler, notFound } from './rest/http-errors.ts';
+import { Idempotency } from './rest/idempotency.ts';
+import { type CartServer, attachSocketTransport } from './transport/socketio.ts';
+import { createYwsEndpoint } from './transport/yws.ts';
+
+export interface CartServerOptions {
+  config: Config;
+  /** The Redis connection for cart logs, catalog and queues (not closed by close()). */
+  redis: Redis;
+  /** Secret for HS256 tokens (config.jwtSecret, or the dev secret main.ts generated). */
+  jwtSecret: string;
+  log: Logger;
+}
+
+export interface CartServerNode {
+  http: HttpServer;
+  io: CartServer;
+  auth: Auth;
+  registry: CartRegistry;
+  store: CartStore;
+  catalog: CatalogStore;
+  metrics: Metrics;
+  serverMetrics: ReturnType<typeof createServerMetrics>;
+  /** Start listening; resolves with the bound port. */
+  listen(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function createCartServer(opts: CartServerOptions): CartServerNode {
+  const { config, redis, log } = opts;
+  const metrics = new Metrics();
+  const serverMetrics = createServerMetrics(metrics);
+  const auth = new Auth(opts.jwtSecret);
+  const store = new CartStore(redis, config.keyPrefix);
+  const catalog = new CatalogStore(redis, config.keyPrefix);
+  const queues = new Queues(redis, config.keyPrefix);
+  const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds);
+  const registry = new CartRegistry({
+    store,
+    limits: config.limits,
+    emptyCartTtlMs: config.emptyCartTtlSeconds * 1000,
+    cartTtlMs: config.cartTtlSeconds * 1000,
+    compactAfterChanges: config.compactAfterChanges,
+    idleUnloadMs: config.idleUnloadMs,
+    requestCompaction: (cartId) => {
+      queues.requestCompaction(cartId).catch((err: unknown) => log.warn('could not enqueue compaction', { cartId, err }));
+    },
+    log,
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(express.json({ limit: config.maxJsonBytes }));
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await Promise.race([
+      redis.ping().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => setTimeout(resolve, 1000, false).unref()),
+    ]);
+    res.status(ready ? 200 : 503).json({ ready, redis: ready ? 'ok' : 'unavailable' });
+  });
+  app.get('/metrics', (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(metrics.render());
+  });
+  app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
+  app.use(catalogRoutes(catalog));
+  app.use(adminRoutes(auth, config.adminToken));
+  app.use(notFound);
+  app.use(errorHandler(log, serverMetrics));
+
+  const http = createServer(app);
+  const io: CartServer = new Server(http, {
+    maxHttpBufferSize: config.maxHttpBufferSize,
+    perMessageDeflate: false,
+    transports: ['websocket'],
+    // Upgrades to paths other than /socket.io/ (our /yjs endpoint) must be left alone.
+    destroyUpgrade: false,
+  });
+  attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics });
+  const yws = createYwsEndpoint({ registry, auth, config, log, metrics: serverMetrics });
+  http.on('upgrade', (req, socket, head) => {
+    if (yws.handleUpgrade(req, socket, head)) return;
+    if (!(req.url ?? '').startsWith('/socket.io/')) socket.destroy();
+  });
+
+  metrics.gauge('livecart_hosted_carts', 'Carts loaded on this node.', () => registry.size);
+  metrics.gauge('livecart_connected_devices', 'Socket.IO connections on this node.', () => io.engine.clientsCount);
+
+  return {
+    http,
+    io,
+    auth,
+    registry,
+    store,
+    catalog,
+    metrics,
+    serverMetrics,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(config.port, config.host, () => resolve((http.address() as AddressInfo).port));
+      }),
+    async close() {
+      yws.closeAll(CLOSE.SHUTTING_DOWN);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      http.closeAllConnections();
+      registry.clear();
+      await queues.close();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * Tokens: HS256 JWTs carrying the subject, a role and the carts they grant. Every entry point
+ * (Socket.IO connect and join, /yjs connect, REST) verifies the token and checks the grant here.
+ */
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { CartError, ROLES, type Role, isCartId } from '../protocol/index.ts';
+
+export const ISSUER = 'livecart';
+/** A grant of every cart; only service tokens may carry it. */
+export const ALL_CARTS = '*';
+
+export interface Principal {
+  subject: string;
+  role: Role;
+  /** Cart ids this token grants, or ['*'] (service tokens only). */
+  carts: string[];
+  expiresAt: number;
+}
+
+export interface MintInput {
+  subject: string;
+  role: Role;
+  carts: string[];
+  ttlSeconds: number;
+}
+
+const MAX_TOKEN_LENGTH = 8192;
+
+export class Auth {
+  private readonly key: Uint8Array;
+  constructor(secret: string) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  async mint(input: MintInput): Promise<{ token: string; expiresAt: number }> {
+    if (!ROLES.includes(input.role)) throw new CartError('E_VALIDATION', `role must be one of ${ROLES.join(', ')}`);
+    if (input.carts.includes(ALL_CARTS) && input.role !== 'service') throw new CartError('E_VALIDATION', 'only service tokens may grant every cart');
+    for (const c of input.carts) if (c !== ALL_CARTS && !isCartId(c)) throw new CartError('E_CART_ID_INVALID', String(c).slice(0, 80));
+    const expiresAt = Math.floor(Date.now() / 1000) + input.ttlSeconds;
+    const token = await new SignJWT({ role: input.role, carts: input.carts })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setSubject(input.subject)
+      .setIssuedAt()
+      .setExpirationTime(expiresAt)
+      .sign(this.key);
+    return { token, expiresAt: expiresAt * 1000 };
+  }
+
+  /** Verify a token. Throws E_AUTH_MISSING, E_AUTH_EXPIRED or E_AUTH_INVALID. */
+  async verify(token: unknown): Promise<Principal> {
+    if (token === undefined || token === null || token === '') throw new CartError('E_AUTH_MISSING');
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) throw new CartError('E_AUTH_INVALID', 'token must be a string');
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new CartError('E_AUTH_EXPIRED');
+      throw new CartError('E_AUTH_INVALID', err instanceof Error ? err.constructor.name : undefined);
+    }
+    const { sub, role, carts, exp } = payload;
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) throw new CartError('E_AUTH_INVALID', 'bad subject');
+    if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new CartError('E_AUTH_INVALID', 'bad role');
+    if (!Array.isArray(carts) || !carts.every((c) => typeof c === 'string')) throw new CartError('E_AUTH_INVALID', 'bad carts claim');
+    if (typeof exp !== 'number') throw new CartError('E_AUTH_INVALID', 'no expiry');
+    if (carts.includes(ALL_CARTS) && role !== 'service') throw new CartError('E_AUTH_INVALID', 'wildcard grant on a non-service token');
+    return { subject: sub, role: role as Role, carts: carts as string[], expiresAt: exp * 1000 };
+  }
+
+  /** Throws E_AUTH_FORBIDDEN unless `principal` is granted `cartId`. */
+  static checkGrant(principal: Principal, cartId: string): void {
+    if (!principal.carts.includes(cartId) && !principal.carts.includes(ALL_CARTS)) throw new CartError('E_AUTH_FORBIDDEN', 'cart not granted');
+  }
+
+  /** Verify and check the grant in one step. */
+  async authorize(token: unknown, cartId: string): Promise<Principal> {
+    const principal = await this.verify(token);
+    Auth.checkGrant(principal, cartId);
+    if (principal.expiresAt <= Date.now()) throw new CartError('E_AUTH_EXPIRED');
+    return principal;
+  }
+}

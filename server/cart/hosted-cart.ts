@@ -1,0 +1,188 @@
+/**
+ * A cart hosted by this node: its Y.Doc kept equal to the cart log, its presence, and the one write
+ * path every change takes (validate → append to the log → apply → notify). The doc only ever
+ * receives changes that are already in the log, so what devices are shown is always durable.
+ */
+import * as Y from 'yjs';
+import { Awareness } from 'y-protocols/awareness';
+import {
+  type Actor,
+  type CartLimits,
+  type ChangeMeta,
+  type ChangeOrigin,
+  CartError,
+  LOG_ORIGIN,
+  liveLineIds,
+  validateUpdate,
+} from '../../protocol/index.ts';
+import type { CartStore } from '../redis/cart-store.ts';
+import type { Logger } from '../log.ts';
+
+export interface HostedCartOptions {
+  store: CartStore;
+  limits: CartLimits;
+  emptyCartTtlMs: number;
+  cartTtlMs: number;
+  compactAfterChanges: number;
+  /** Called when the log has grown enough since the last snapshot to be worth folding. */
+  requestCompaction: (cartId: string) => void;
+  log: Logger;
+}
+
+export type ChangeListener = (update: Uint8Array, meta: ChangeMeta, origin: ChangeOrigin) => void;
+
+/** How many times a write retries after losing the compare-and-set to another writer of the log. */
+const MAX_APPEND_ATTEMPTS = 8;
+
+/** True when an update carries neither new items nor deletions (the change was a no-op). */
+function isEmptyUpdate(update: Uint8Array): boolean {
+  const { structs, ds } = Y.decodeUpdate(update);
+  return structs.length === 0 && ds.clients.size === 0;
+}
+
+function originTag(origin: ChangeOrigin): string {
+  return origin.kind;
+}
+
+export class HostedCart {
+  readonly doc = new Y.Doc({ gc: true });
+  readonly awareness: Awareness;
+  /** Version of the log this doc is equal to. */
+  version = 0;
+  private readonly listeners = new Set<ChangeListener>();
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Devices and connections using this cart on this node (for idle unload). */
+  users = 0;
+  unloadTimer: NodeJS.Timeout | null = null;
+  destroyed = false;
+
+  constructor(
+    readonly cartId: string,
+    private readonly opts: HostedCartOptions,
+  ) {
+    this.awareness = new Awareness(this.doc);
+    this.awareness.setLocalState(null);
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Run `task` after every earlier write of this cart on this node: one writer at a time per cart. */
+  private serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(task, task);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Bring the doc to the log's current version. One Redis round trip. */
+  catchUp(): Promise<void> {
+    return this.serialize(() => this.catchUpNow());
+  }
+
+  private async catchUpNow(): Promise<void> {
+    const loaded = await this.opts.store.load(this.cartId, this.version);
+    if (loaded.version < this.version) {
+      await this.reseed(loaded.version);
+      return;
+    }
+    if (loaded.snapshot || loaded.updates.length > 0) {
+      Y.transact(
+        this.doc,
+        () => {
+          if (loaded.snapshot) Y.applyUpdate(this.doc, loaded.snapshot, LOG_ORIGIN);
+          for (const update of loaded.updates) Y.applyUpdate(this.doc, update, LOG_ORIGIN);
+        },
+        LOG_ORIGIN,
+      );
+    }
+    this.version = loaded.version;
+  }
+
+  /**
+   * The log is behind this doc: Redis lost data (a flush, a failover without persistence). Write
+   * everything this node knew back as one entry so no acknowledged change stays lost.
+   */
+  private async reseed(logVersion: number): Promise<void> {
+    this.opts.log.warn('cart log is behind the hosted copy; re-seeding it', { cartId: this.cartId, logVersion, hosted: this.version });
+    const state = Y.encodeStateAsUpdate(this.doc);
+    const res = await this.opts.store.append(this.cartId, logVersion, state, 'reseed', this.ttlMs(false));
+    this.version = res.version;
+  }
+
+  private ttlMs(touchesLines: boolean): number {
+    const hasLines = touchesLines || liveLineIds(this.doc, this.opts.limits.maxQuantity).size > 0;
+    return hasLines ? this.opts.cartTtlMs : this.opts.emptyCartTtlMs;
+  }
+
+  /**
+   * Validate a device's update against the cart, append it to the log, apply it and notify.
+   * Resolves with the cart's version once the change is durable; rejects with CartError.
+   */
+  applyClientUpdate(update: Uint8Array, actor: Actor, maxBytes: number, origin: ChangeOrigin): Promise<number> {
+    return this.serialize(async () => {
+      for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+        const summary = validateUpdate(this.doc, update, { limits: this.opts.limits, actor, maxBytes });
+        if (summary.insertedItems === 0 && summary.newDeletes === 0) return this.version;
+        if (await this.appendAndApply(update, origin, summary.touchesLines)) return this.version;
+        await this.catchUpNow();
+      }
+      throw new CartError('E_STORAGE_UNAVAILABLE', 'too much contention on the cart log');
+    });
+  }
+
+  /**
+   * Make a server-side change (REST, worker): `change` runs on a scratch copy with a fresh client id,
+   * and the resulting update takes the same append path. Returns the change's result and the version.
+   */
+  applyServerChange<T>(change: (doc: Y.Doc) => T, origin: ChangeOrigin): Promise<{ result: T; version: number }> {
+    return this.serialize(async () => {
+      await this.catchUpNow();
+      for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+        const scratch = new Y.Doc({ gc: true });
+        Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.doc));
+        const before = Y.encodeStateVector(scratch);
+        const result = change(scratch);
+        const update = Y.encodeStateAsUpdate(scratch, before);
+        scratch.destroy();
+        if (isEmptyUpdate(update)) return { result, version: this.version };
+        if (await this.appendAndApply(update, origin, true)) return { result, version: this.version };
+        await this.catchUpNow();
+      }
+      throw new CartError('E_STORAGE_UNAVAILABLE', 'too much contention on the cart log');
+    });
+  }
+
+  private async appendAndApply(update: Uint8Array, origin: ChangeOrigin, touchesLines: boolean): Promise<boolean> {
+    let res;
+    try {
+      res = await this.opts.store.append(this.cartId, this.version, update, originTag(origin), this.ttlMs(touchesLines));
+    } catch (err) {
+      this.opts.log.warn('append failed', { cartId: this.cartId, err });
+      throw new CartError('E_STORAGE_UNAVAILABLE');
+    }
+    if (!res.appended) return false;
+    const meta: ChangeMeta = { version: res.version, prev: this.version };
+    Y.applyUpdate(this.doc, update, origin);
+    this.version = res.version;
+    for (const listener of this.listeners) {
+      try {
+        listener(update, meta, origin);
+      } catch (err) {
+        this.opts.log.error('change listener failed', { cartId: this.cartId, err });
+      }
+    }
+    if (res.version - res.snapVersion >= this.opts.compactAfterChanges) this.opts.requestCompaction(this.cartId);
+    return true;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.unloadTimer) clearTimeout(this.unloadTimer);
+    this.listeners.clear();
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+}

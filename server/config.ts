@@ -1,0 +1,178 @@
+/**
+ * Server configuration: declared once, read from environment variables, validated at start-up.
+ * Unknown LIVECART_* variables and bad values are rejected loudly; nothing falls back silently.
+ */
+import { DEFAULT_LIMITS, type CartLimits } from '../protocol/index.ts';
+
+export interface Config {
+  /** HTTP port for REST, Socket.IO and /yjs. 0 picks a free port (tests). */
+  port: number;
+  /** Interface to listen on. */
+  host: string;
+  /** Redis to use. Unset: `npm start` runs a private redis-server under `dataDir`. */
+  redisUrl: string | null;
+  /** Prefix of every Redis key and BullMQ queue, so several deployments (or tests) share one Redis. */
+  keyPrefix: string;
+  /** HS256 secret for tokens. Unset outside production: generated once and kept under `dataDir`. */
+  jwtSecret: string | null;
+  /** Bearer token for the admin API (minting tokens, catalog changes). Unset: admin API disabled. */
+  adminToken: string | null;
+  /** Where the embedded Redis and the dev JWT secret live. */
+  dataDir: string;
+  production: boolean;
+  /** Lifetime of the anonymous cart tokens POST /v1/carts returns. */
+  cartTokenTtlSeconds: number;
+  /** Carts with no live line expire this long after their last change (they cost memory for nothing). */
+  emptyCartTtlSeconds: number;
+  /** Carts with lines expire this long after their last change (abandoned carts are worth keeping). */
+  cartTtlSeconds: number;
+  /** Fold the log into the snapshot once this many changes piled up since the last snapshot. */
+  compactAfterChanges: number;
+  /** Unload a cart from a node's memory this long after its last device left. */
+  idleUnloadMs: number;
+  /** Keep Idempotency-Key results at least this long (the contract promises 24 h). */
+  idempotencyTtlSeconds: number;
+  /** Per-socket message budget: sustained messages per second, and the burst allowed above it. */
+  socketRatePerSecond: number;
+  socketBurst: number;
+  /** Carts one Socket.IO connection may have joined at once. */
+  maxCartsPerSocket: number;
+  /** Largest Socket.IO message; above the largest legit sync so oversize events get typed errors. */
+  maxHttpBufferSize: number;
+  /** Largest REST JSON body. */
+  maxJsonBytes: number;
+  limits: CartLimits;
+  /** Seed the demo catalog when the catalog is empty. */
+  seedCatalog: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export const DEFAULT_CONFIG: Config = {
+  port: 3000,
+  host: '0.0.0.0',
+  redisUrl: null,
+  keyPrefix: 'lc',
+  jwtSecret: null,
+  adminToken: null,
+  dataDir: './data',
+  production: false,
+  cartTokenTtlSeconds: 30 * 24 * 3600,
+  emptyCartTtlSeconds: 24 * 3600,
+  cartTtlSeconds: 30 * 24 * 3600,
+  compactAfterChanges: 200,
+  idleUnloadMs: 60_000,
+  idempotencyTtlSeconds: 25 * 3600,
+  socketRatePerSecond: 100,
+  socketBurst: 300,
+  maxCartsPerSocket: 16,
+  maxHttpBufferSize: 2 * 1024 * 1024,
+  maxJsonBytes: 64 * 1024,
+  limits: DEFAULT_LIMITS,
+  seedCatalog: true,
+  logLevel: 'info',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type IntKey = {
+  [K in keyof Config]: Config[K] extends number ? K : never;
+}[keyof Config];
+
+/** Environment variable → integer option, with its allowed range. */
+const INT_VARS: Record<string, [IntKey, number, number]> = {
+  PORT: ['port', 0, 65535],
+  LIVECART_CART_TOKEN_TTL_SECONDS: ['cartTokenTtlSeconds', 60, 366 * 24 * 3600],
+  LIVECART_EMPTY_CART_TTL_SECONDS: ['emptyCartTtlSeconds', 60, 366 * 24 * 3600],
+  LIVECART_CART_TTL_SECONDS: ['cartTtlSeconds', 60, 366 * 24 * 3600],
+  LIVECART_COMPACT_AFTER_CHANGES: ['compactAfterChanges', 10, 1_000_000],
+  LIVECART_IDLE_UNLOAD_MS: ['idleUnloadMs', 0, 24 * 3600_000],
+  LIVECART_IDEMPOTENCY_TTL_SECONDS: ['idempotencyTtlSeconds', 24 * 3600, 30 * 24 * 3600],
+  LIVECART_SOCKET_RATE: ['socketRatePerSecond', 1, 100_000],
+  LIVECART_SOCKET_BURST: ['socketBurst', 1, 1_000_000],
+  LIVECART_MAX_CARTS_PER_SOCKET: ['maxCartsPerSocket', 1, 1000],
+  LIVECART_MAX_JSON_BYTES: ['maxJsonBytes', 1024, 16 * 1024 * 1024],
+};
+
+const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {
+  LIVECART_MAX_LINES: ['maxLines', 1, 10_000],
+  LIVECART_MAX_QUANTITY: ['maxQuantity', 1, 1_000_000],
+  LIVECART_MAX_NOTE_LENGTH: ['maxNoteLength', 0, 10_000],
+  LIVECART_MAX_COUPONS: ['maxCoupons', 0, 100],
+  LIVECART_MAX_UPDATE_BYTES: ['maxUpdateBytes', 1024, 16 * 1024 * 1024],
+  LIVECART_MAX_SYNC_BYTES: ['maxSyncBytes', 1024, 64 * 1024 * 1024],
+};
+
+const STRING_VARS = new Set([
+  'REDIS_URL',
+  'HOST',
+  'LIVECART_JWT_SECRET',
+  'LIVECART_ADMIN_TOKEN',
+  'LIVECART_DATA_DIR',
+  'LIVECART_KEY_PREFIX',
+  'LIVECART_SEED_CATALOG',
+  'LIVECART_LOG_LEVEL',
+]);
+
+function parseInteger(name: string, raw: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+/** Build the configuration from `env` on top of `base`. Throws ConfigError naming the bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = DEFAULT_CONFIG): Config {
+  const config: Config = { ...base, limits: { ...base.limits } };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('LIVECART_') && !STRING_VARS.has(name) && !(name in INT_VARS) && !(name in LIMIT_VARS)) {
+      throw new ConfigError(`unknown setting ${name} (see README "Configuration")`);
+    }
+  }
+  for (const [name, [key, min, max]] of Object.entries(INT_VARS)) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') config[key] = parseInteger(name, raw, min, max);
+  }
+  for (const [name, [key, min, max]] of Object.entries(LIMIT_VARS)) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') config.limits[key] = parseInteger(name, raw, min, max);
+  }
+  const str = (name: string): string | null => {
+    const raw = env[name];
+    return raw === undefined || raw === '' ? null : raw;
+  };
+  config.production = env.NODE_ENV === 'production';
+  config.redisUrl = str('REDIS_URL') ?? config.redisUrl;
+  config.host = str('HOST') ?? config.host;
+  config.jwtSecret = str('LIVECART_JWT_SECRET') ?? config.jwtSecret;
+  config.adminToken = str('LIVECART_ADMIN_TOKEN') ?? config.adminToken;
+  config.dataDir = str('LIVECART_DATA_DIR') ?? config.dataDir;
+  config.keyPrefix = str('LIVECART_KEY_PREFIX') ?? config.keyPrefix;
+  const seed = str('LIVECART_SEED_CATALOG');
+  if (seed !== null) {
+    if (seed !== 'true' && seed !== 'false') throw new ConfigError('LIVECART_SEED_CATALOG must be true or false');
+    config.seedCatalog = seed === 'true';
+  }
+  const level = str('LIVECART_LOG_LEVEL');
+  if (level !== null) {
+    if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new ConfigError('LIVECART_LOG_LEVEL must be debug, info, warn, error or silent');
+    config.logLevel = level as Config['logLevel'];
+  }
+  validateConfig(config);
+  return config;
+}
+
+export function validateConfig(config: Config): void {
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(config.keyPrefix)) throw new ConfigError('LIVECART_KEY_PREFIX must be 1-32 characters of A-Z a-z 0-9 _ -');
+  if (config.jwtSecret !== null && config.jwtSecret.length < 32) throw new ConfigError('LIVECART_JWT_SECRET must be at least 32 characters');
+  if (config.adminToken !== null && config.adminToken.length < 16) throw new ConfigError('LIVECART_ADMIN_TOKEN must be at least 16 characters');
+  if (config.production && config.jwtSecret === null) throw new ConfigError('NODE_ENV=production requires LIVECART_JWT_SECRET');
+  if (config.production && config.redisUrl === null) throw new ConfigError('NODE_ENV=production requires REDIS_URL');
+  if (config.redisUrl !== null && !/^rediss?:\/\//.test(config.redisUrl)) throw new ConfigError('REDIS_URL must start with redis:// or rediss://');
+  if (config.limits.maxUpdateBytes > config.limits.maxSyncBytes) throw new ConfigError('LIVECART_MAX_UPDATE_BYTES must not exceed LIVECART_MAX_SYNC_BYTES');
+  if (config.maxHttpBufferSize <= config.limits.maxSyncBytes + 4096) {
+    config.maxHttpBufferSize = config.limits.maxSyncBytes * 2 + 4096;
+  }
+  if (config.emptyCartTtlSeconds > config.cartTtlSeconds) throw new ConfigError('LIVECART_EMPTY_CART_TTL_SECONDS must not exceed LIVECART_CART_TTL_SECONDS');
+}

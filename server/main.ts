@@ -1,0 +1,107 @@
+/**
+ * Entry point. `--role all` (npm start): server and workers in one process; `--role server` and
+ * `--role worker`: the split roles of a cluster. With no REDIS_URL, runs a private redis-server.
+ */
+import { Redis } from 'ioredis';
+import type { Worker } from 'bullmq';
+import { startCompactionWorker } from '../workers/compaction.ts';
+import { createCartServer, type CartServerNode } from './app.ts';
+import { loadSeed } from './catalog/catalog-store.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { type EmbeddedRedis, EmbeddedRedisError, devJwtSecret, startRedisServer } from './embedded-redis.ts';
+import { createLogger } from './log.ts';
+import { CartStore } from './redis/cart-store.ts';
+
+type Role = 'all' | 'server' | 'worker';
+
+function parseRole(argv: string[]): Role {
+  const i = argv.indexOf('--role');
+  const role = i >= 0 ? argv[i + 1] : 'all';
+  if (role !== 'all' && role !== 'server' && role !== 'worker') throw new ConfigError(`--role must be all, server or worker, got ${String(role)}`);
+  return role;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  let role: Role;
+  try {
+    config = loadConfig();
+    role = parseRole(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`livecart: configuration error: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel, { role, pid: process.pid });
+
+  let embedded: EmbeddedRedis | null = null;
+  let redisUrl = config.redisUrl;
+  if (redisUrl === null) {
+    try {
+      embedded = await startRedisServer(`${config.dataDir}/redis`);
+    } catch (err) {
+      console.error(`livecart: ${err instanceof EmbeddedRedisError ? err.message : String(err)}`);
+      process.exit(1);
+    }
+    redisUrl = embedded.url;
+    const child = embedded.process;
+    // However this process ends (even a failed start), the private redis-server goes with it.
+    process.on('exit', () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    });
+    log.info('started embedded redis-server', { url: redisUrl, dir: `${config.dataDir}/redis` });
+  }
+  const jwtSecret = config.jwtSecret ?? devJwtSecret(config.dataDir);
+
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
+  redis.on('error', (err) => log.warn('redis connection error', { err }));
+
+  let node: CartServerNode | null = null;
+  const workers: Worker[] = [];
+  if (role === 'all' || role === 'server') {
+    node = createCartServer({ config, redis, jwtSecret, log });
+    if (config.seedCatalog && (await node.catalog.seedIfEmpty(loadSeed()))) log.info('seeded the demo catalog');
+    const port = await node.listen();
+    const base = `http://localhost:${port}`;
+    log.info('livecart listening', { url: base });
+    process.stdout.write(
+      `livecart is listening on ${base}\n` +
+        `  create a cart and get its token:  curl -s -X POST ${base}/v1/carts\n` +
+        `  read it:                          curl -s ${base}/v1/carts/<cartId> -H "Authorization: Bearer <token>"\n` +
+        `  the catalog:                      curl -s ${base}/v1/catalog/products\n`,
+    );
+  }
+  if (role === 'all' || role === 'worker') {
+    const workerRedis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    workerRedis.on('error', (err) => log.warn('worker redis connection error', { err }));
+    workers.push(startCompactionWorker(workerRedis, config.keyPrefix, new CartStore(redis, config.keyPrefix), log));
+    log.info('workers started', { queues: ['compact'] });
+  }
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    const deadline = setTimeout(() => process.exit(1), 10_000);
+    deadline.unref();
+    try {
+      if (node) await node.close();
+      await Promise.all(workers.map((w) => w.close()));
+      redis.disconnect();
+      if (embedded) await embedded.stop();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { err: reason instanceof Error ? reason : String(reason) }));
+}
+
+main().catch((err: unknown) => {
+  console.error('livecart: failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,110 @@
+/**
+ * The cart log in Redis: append (with compare-and-set on the version), load / catch up, snapshot.
+ * Every key of one cart carries the cart id as a hash tag, so the scripts run unchanged on Redis
+ * Cluster (all of a cart's keys land in one slot).
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+const lua = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
+
+const SCRIPTS = {
+  appendUpdate: { numberOfKeys: 3, lua: lua('appendUpdate-3.lua') },
+  loadCart: { numberOfKeys: 3, lua: lua('loadCart-3.lua') },
+  saveSnapshot: { numberOfKeys: 3, lua: lua('saveSnapshot-3.lua') },
+} as const;
+
+type ScriptReply = Array<number | Buffer | null>;
+
+interface ScriptedRedis {
+  appendUpdateBuffer(k1: string, k2: string, k3: string, ...args: Array<string | number | Buffer>): Promise<ScriptReply>;
+  loadCartBuffer(k1: string, k2: string, k3: string, from: number): Promise<ScriptReply>;
+  saveSnapshot(k1: string, k2: string, k3: string, snapshot: Buffer, version: number): Promise<number>;
+}
+
+/** Register the scripts on a connection (idempotent). ioredis sends EVALSHA and falls back to EVAL. */
+export function defineScripts(redis: Redis): void {
+  const r = redis as Redis & Partial<ScriptedRedis>;
+  if (typeof r.appendUpdateBuffer === 'function') return;
+  for (const [name, def] of Object.entries(SCRIPTS)) redis.defineCommand(name, def);
+}
+
+export interface CartKeys {
+  meta: string;
+  log: string;
+  snap: string;
+}
+
+export function cartKeys(prefix: string, cartId: string): CartKeys {
+  const tag = `${prefix}:{${cartId}}`;
+  return { meta: `${tag}:meta`, log: `${tag}:log`, snap: `${tag}:snap` };
+}
+
+export type AppendResult =
+  | { appended: true; version: number; snapVersion: number }
+  | { appended: false; version: number };
+
+export interface LoadResult {
+  /** The log's version (0: the cart does not exist in Redis). */
+  version: number;
+  /** Present when the caller was behind the last snapshot. */
+  snapshot: Uint8Array | null;
+  /** Updates after the caller's version (or after the snapshot), oldest first. */
+  updates: Uint8Array[];
+}
+
+function toInt(v: number | Buffer | null | undefined): number {
+  if (typeof v === 'number') return v;
+  if (v instanceof Buffer) return Number(v.toString());
+  return 0;
+}
+
+export class CartStore {
+  private readonly redis: Redis & ScriptedRedis;
+  constructor(
+    redis: Redis,
+    readonly prefix: string,
+  ) {
+    defineScripts(redis);
+    this.redis = redis as Redis & ScriptedRedis;
+  }
+
+  keys(cartId: string): CartKeys {
+    return cartKeys(this.prefix, cartId);
+  }
+
+  /** Append `update` if the log is at `expectedVersion`. One round trip. */
+  async append(cartId: string, expectedVersion: number, update: Uint8Array, origin: string, ttlMs: number): Promise<AppendResult> {
+    const k = this.keys(cartId);
+    const reply = await this.redis.appendUpdateBuffer(k.meta, k.log, k.snap, expectedVersion, Buffer.from(update.buffer, update.byteOffset, update.byteLength), origin, ttlMs, Date.now());
+    if (toInt(reply[0]) === 1) return { appended: true, version: toInt(reply[1]), snapVersion: toInt(reply[2]) };
+    return { appended: false, version: toInt(reply[1]) };
+  }
+
+  /** Everything needed to bring a copy at `fromVersion` (0: empty) to the log's version. One round trip. */
+  async load(cartId: string, fromVersion: number): Promise<LoadResult> {
+    const k = this.keys(cartId);
+    const reply = await this.redis.loadCartBuffer(k.meta, k.log, k.snap, fromVersion);
+    const snapshot = reply[1] instanceof Buffer ? new Uint8Array(reply[1]) : null;
+    const updates: Uint8Array[] = [];
+    for (let i = 2; i < reply.length; i++) {
+      const entry = reply[i];
+      if (entry instanceof Buffer) updates.push(new Uint8Array(entry));
+    }
+    return { version: toInt(reply[0]), snapshot, updates };
+  }
+
+  async saveSnapshot(cartId: string, snapshot: Uint8Array, version: number): Promise<boolean> {
+    const k = this.keys(cartId);
+    return (await this.redis.saveSnapshot(k.meta, k.log, k.snap, Buffer.from(snapshot), version)) === 1;
+  }
+
+  async exists(cartId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys(cartId).meta)) === 1;
+  }
+
+  /** Number of log entries not yet folded into the snapshot (for tests and metrics). */
+  async logLength(cartId: string): Promise<number> {
+    return this.redis.xlen(this.keys(cartId).log);
+  }
+}

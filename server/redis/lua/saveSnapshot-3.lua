@@ -1,0 +1,22 @@
+--[[
+  Replace a cart's snapshot with one that folds the log up to `version`, then trim those entries.
+
+  KEYS[1] meta hash, KEYS[2] log stream, KEYS[3] snapshot (see appendUpdate-3.lua)
+  ARGV[1] snapshot bytes (the full state at `version`)
+  ARGV[2] version the snapshot includes
+
+  Returns
+    1   saved and trimmed
+    0   not saved: a snapshot at this version or later exists, or the cart is gone
+]]
+local snapVersion = tonumber(redis.call('HGET', KEYS[1], 'snapVersion') or '0')
+local target = tonumber(ARGV[2])
+if target <= snapVersion or redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('SET', KEYS[3], ARGV[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+redis.call('HSET', KEYS[1], 'snapVersion', target)
+redis.call('XTRIM', KEYS[2], 'MINID', '0-' .. (target + 1))
+return 1

@@ -1,0 +1,186 @@
+/**
+ * REST cart routes. Each mutation is a server-origin change of the cart document (through the same
+ * log append as a device's change), so connected devices see it live. Mutations honour
+ * Idempotency-Key (see idempotency.ts).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import {
+  type Actor,
+  CartError,
+  type CartView,
+  type LineView,
+  addLine,
+  isCartId,
+  lineIdOf,
+  readCart,
+  removeLine,
+  setCoupons,
+  setNote,
+  setQuantity,
+  writeCartFacts,
+  SCHEMA_VERSION,
+} from '../../protocol/index.ts';
+import type { Auth, Principal } from '../auth.ts';
+import type { HostedCart } from '../cart/hosted-cart.ts';
+import type { CartRegistry } from '../cart/registry.ts';
+import type { Config } from '../config.ts';
+import type { ServerMetrics } from '../metrics.ts';
+import { asObject, couponCodesField, intField, noteField, onlyKeys, optionsField, skuField } from './body.ts';
+import type { Idempotency, Outcome } from './idempotency.ts';
+
+export interface CartRoutesDeps {
+  registry: CartRegistry;
+  auth: Auth;
+  config: Config;
+  idempotency: Idempotency;
+  metrics: ServerMetrics;
+}
+
+export function bearer(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (header === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new CartError('E_AUTH_INVALID', 'Authorization must be "Bearer <token>"');
+  return match[1];
+}
+
+function idempotencyKey(req: Request): string | undefined {
+  const v = req.headers['idempotency-key'];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The JSON form of a cart (GET /v1/carts/:cartId). */
+export function cartJson(cartId: string, version: number, view: CartView): Record<string, unknown> {
+  return { cartId, version, ...view };
+}
+
+function send(res: Response, outcome: Outcome & { replayed: boolean }): void {
+  if (outcome.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  if (outcome.status === 204) res.status(204).end();
+  else res.status(outcome.status).json(outcome.body);
+}
+
+export function cartRoutes(deps: CartRoutesDeps): Router {
+  const { registry, auth, config, idempotency, metrics } = deps;
+  const router = Router();
+
+  const cartIdParam = (req: Request): string => {
+    const cartId = req.params.cartId;
+    if (!isCartId(cartId)) throw new CartError('E_CART_ID_INVALID');
+    return cartId;
+  };
+
+  /** Authorize, then load the cart; 404 when it does not exist. */
+  const openCart = async (req: Request): Promise<{ cartId: string; principal: Principal; cart: HostedCart }> => {
+    const cartId = cartIdParam(req);
+    const principal = await auth.authorize(bearer(req), cartId);
+    const cart = await registry.get(cartId);
+    if (cart.version === 0) throw new CartError('E_CART_NOT_FOUND');
+    return { cartId, principal, cart };
+  };
+
+  const actorOf = (p: Principal): Actor => ({ id: p.subject, role: p.role });
+
+  const mutate = async <T>(cart: HostedCart, change: (doc: HostedCart['doc']) => T): Promise<{ result: T; version: number; view: CartView }> => {
+    const status = readCart(cart.doc).status;
+    if (status !== 'open') throw new CartError('E_CART_CLOSED', `status is ${status}`);
+    const { result, version } = await cart.applyServerChange(change, { kind: 'rest', requestId: randomUUID() });
+    metrics.changes({ origin: 'rest' });
+    return { result, version, view: readCart(cart.doc, config.limits) };
+  };
+
+  const findLine = (view: CartView, lineId: string): LineView => {
+    const line = view.lines.find((l) => l.lineId === lineId);
+    if (!line) throw new CartError('E_LINE_NOT_FOUND');
+    return line;
+  };
+
+  router.post('/v1/carts', async (req, res) => {
+    const token = bearer(req);
+    const principal = token === undefined ? null : await auth.verify(token);
+    const body = req.body === undefined ? {} : asObject(req.body);
+    onlyKeys(body, []);
+    const outcome = await idempotency.run(idempotencyKey(req), { cartId: 'new', subject: principal?.subject ?? 'anonymous' }, { route: 'create' }, async () => {
+      const cartId = randomBytes(16).toString('base64url');
+      const cart = await registry.get(cartId);
+      await cart.applyServerChange((doc) => writeCartFacts(doc, { schema: SCHEMA_VERSION, status: 'open', currency: 'USD', totals: null, warnings: [] }), { kind: 'rest', requestId: randomUUID() });
+      const minted = await auth.mint({
+        subject: principal?.subject ?? `anon:${randomBytes(12).toString('base64url')}`,
+        role: principal?.role ?? 'customer',
+        carts: [cartId],
+        ttlSeconds: config.cartTokenTtlSeconds,
+      });
+      return { status: 201, body: { cartId, token: minted.token, expiresAt: new Date(minted.expiresAt).toISOString() } };
+    });
+    send(res, outcome);
+  });
+
+  router.get('/v1/carts/:cartId', async (req, res) => {
+    const { cartId, cart } = await openCart(req);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(cartJson(cartId, cart.version, readCart(cart.doc, config.limits)));
+  });
+
+  router.post('/v1/carts/:cartId/lines', async (req, res) => {
+    const { cartId, principal, cart } = await openCart(req);
+    const body = asObject(req.body);
+    onlyKeys(body, ['sku', 'quantity', 'options', 'note']);
+    const input = { sku: skuField(body), quantity: intField(body, 'quantity', 1, config.limits.maxQuantity), options: optionsField(body, config.limits), note: noteField(body, config.limits) };
+    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'add', body }, async () => {
+      const { result: lineId, version, view } = await mutate(cart, (doc) => {
+        const lines = readCart(doc, config.limits).lines;
+        const isNewLine = !lines.some((l) => l.lineId === lineIdOf(input.sku, input.options));
+        if (isNewLine && lines.length >= config.limits.maxLines) throw new CartError('E_UPDATE_TOO_MANY_LINES', `limit ${config.limits.maxLines}`);
+        return addLine(doc, input, actorOf(principal), config.limits);
+      });
+      return { status: 201, body: { ...findLine(view, lineId), version } };
+    });
+    send(res, outcome);
+  });
+
+  router.patch('/v1/carts/:cartId/lines/:lineId', async (req, res) => {
+    const { cartId, principal, cart } = await openCart(req);
+    const lineId = String(req.params.lineId);
+    const body = asObject(req.body);
+    onlyKeys(body, ['quantity', 'note']);
+    if (body.quantity === undefined && body.note === undefined) throw new CartError('E_VALIDATION', 'give quantity or note');
+    const quantity = body.quantity === undefined ? undefined : intField(body, 'quantity', 0, config.limits.maxQuantity);
+    const note = noteField(body, config.limits);
+    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'patch', lineId, body }, async () => {
+      findLine(readCart(cart.doc, config.limits), lineId);
+      const { version, view } = await mutate(cart, (doc) => {
+        if (note !== undefined) setNote(doc, lineId, note);
+        if (quantity !== undefined) setQuantity(doc, lineId, quantity);
+      });
+      if (quantity === 0) return { status: 204, body: null };
+      return { status: 200, body: { ...findLine(view, lineId), version } };
+    });
+    send(res, outcome);
+  });
+
+  router.delete('/v1/carts/:cartId/lines/:lineId', async (req, res) => {
+    const { cartId, principal, cart } = await openCart(req);
+    const lineId = String(req.params.lineId);
+    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'delete', lineId }, async () => {
+      findLine(readCart(cart.doc, config.limits), lineId);
+      await mutate(cart, (doc) => removeLine(doc, lineId));
+      return { status: 204, body: null };
+    });
+    send(res, outcome);
+  });
+
+  router.put('/v1/carts/:cartId/coupons', async (req, res) => {
+    const { cartId, principal, cart } = await openCart(req);
+    const body = asObject(req.body);
+    onlyKeys(body, ['codes']);
+    const codes = couponCodesField(body, config.limits);
+    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'coupons', body }, async () => {
+      const { version, view } = await mutate(cart, (doc) => setCoupons(doc, codes));
+      return { status: 200, body: { coupons: view.coupons, version } };
+    });
+    send(res, outcome);
+  });
+
+  return router;
+}

@@ -1,0 +1,30 @@
+/** REST error handling: every failure answers `{ error: { code, message, retryable, detail? } }`. */
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { CartError } from '../../protocol/index.ts';
+import type { Logger } from '../log.ts';
+import type { ServerMetrics } from '../metrics.ts';
+
+export function sendError(res: Parameters<RequestHandler>[1], err: CartError): void {
+  res.status(err.httpStatus).json({ error: err.toWire() });
+}
+
+export const notFound: RequestHandler = (_req, res) => sendError(res, new CartError('E_NOT_FOUND'));
+
+/** Maps thrown errors (CartError, body-parser failures, anything else) to the typed JSON form. */
+export function errorHandler(log: Logger, metrics: ServerMetrics): ErrorRequestHandler {
+  return (err: unknown, _req, res, _next) => {
+    let cartError: CartError;
+    const type = (err as { type?: unknown } | null)?.type;
+    if (err instanceof CartError) cartError = err;
+    else if (type === 'entity.parse.failed') cartError = new CartError('E_BODY_MALFORMED');
+    else if (type === 'entity.too.large') cartError = new CartError('E_BODY_TOO_LARGE');
+    else if (type === 'encoding.unsupported' || type === 'charset.unsupported') cartError = new CartError('E_BODY_MALFORMED', 'unsupported encoding');
+    else {
+      log.error('unhandled REST error', { err });
+      cartError = new CartError('E_INTERNAL');
+    }
+    metrics.rejected({ code: cartError.code, transport: 'rest' });
+    if (res.headersSent) return;
+    sendError(res, cartError);
+  };
+}

@@ -1,0 +1,220 @@
+/**
+ * The Socket.IO transport: authenticate on connect, join / leave carts, sync both ways, live
+ * updates acknowledged once durable, presence. Messages of one socket for one cart are handled in
+ * order even though each step awaits Redis. Bad input is answered with a typed error, counted, and
+ * never throws out of a handler.
+ */
+import type { Server, Socket } from 'socket.io';
+import * as Y from 'yjs';
+import { encodeAwarenessUpdate } from 'y-protocols/awareness';
+import {
+  CartError,
+  type ClientToServerEvents,
+  type ServerToClientEvents,
+  type SyncAck,
+  type WireError,
+  decodeSyncFrame,
+  isCartId,
+  writeSyncStep1,
+  writeSyncStep2,
+  writeSyncUpdate,
+} from '../../protocol/index.ts';
+import { Auth, type Principal } from '../auth.ts';
+import type { HostedCart } from '../cart/hosted-cart.ts';
+import type { CartRegistry } from '../cart/registry.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { ServerMetrics } from '../metrics.ts';
+import { type PresenceSession, applyPresence, presenceSnapshot, removePresence } from '../presence.ts';
+import { TokenBucket } from '../rate-limit.ts';
+
+export type CartServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type CartSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export interface SocketData {
+  principal: Principal;
+}
+
+export interface SocketDeps {
+  registry: CartRegistry;
+  auth: Auth;
+  config: Config;
+  log: Logger;
+  metrics: ServerMetrics;
+}
+
+interface Joined {
+  cart: HostedCart;
+  presence: PresenceSession;
+  /** Tail of this socket's in-order queue for this cart. */
+  tail: Promise<void>;
+}
+
+export const roomOf = (cartId: string): string => `cart:${cartId}`;
+const SOCKET_ORIGIN_PREFIX = 'sio:';
+
+function toWire(err: unknown, log: Logger): WireError {
+  if (err instanceof CartError) return err.toWire();
+  log.error('unexpected error in socket handler', { err });
+  return new CartError('E_INTERNAL').toWire();
+}
+
+function isBinary(v: unknown): v is Uint8Array {
+  return v instanceof Uint8Array;
+}
+
+export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
+  const { registry, auth, config, log, metrics } = deps;
+
+  io.use((socket, next) => {
+    const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
+    auth.verify(token).then(
+      (principal) => {
+        socket.data.principal = principal;
+        next();
+      },
+      (err: unknown) => {
+        const wire = toWire(err, log);
+        metrics.rejected({ code: wire.code, transport: 'socketio' });
+        next(Object.assign(new Error(wire.message), { data: wire }));
+      },
+    );
+  });
+
+  registry.onLoad((cart) => {
+    const room = roomOf(cart.cartId);
+    cart.onChange((update, meta, origin) => {
+      const target = origin.kind === 'client' ? io.to(room).except(origin.socketId) : io.to(room);
+      target.emit('sync', cart.cartId, writeSyncUpdate(update), meta);
+    });
+    cart.awareness.on('update', ({ added, updated, removed }: Record<'added' | 'updated' | 'removed', number[]>, origin: unknown) => {
+      const changed = [...added, ...updated, ...removed];
+      if (changed.length === 0 || cart.destroyed) return;
+      const frame = encodeAwarenessUpdate(cart.awareness, changed);
+      const target = typeof origin === 'string' && origin.startsWith(SOCKET_ORIGIN_PREFIX) ? io.to(room).except(origin.slice(SOCKET_ORIGIN_PREFIX.length)) : io.to(room);
+      target.emit('awareness', cart.cartId, frame);
+    });
+  });
+
+  io.on('connection', (socket: CartSocket) => {
+    const joined = new Map<string, Joined>();
+    const bucket = new TokenBucket(config.socketRatePerSecond, config.socketBurst);
+
+    /** Common checks of every event; returns a WireError to answer with, or null. */
+    const admit = (cartId: unknown): WireError | null => {
+      if (!bucket.take()) return new CartError('E_RATE_LIMITED').toWire();
+      if (!isCartId(cartId)) return new CartError('E_CART_ID_INVALID').toWire();
+      if (socket.data.principal.expiresAt <= Date.now()) return new CartError('E_AUTH_EXPIRED').toWire();
+      return null;
+    };
+
+    const reject = (wire: WireError, ack?: (res: { ok: false; error: WireError }) => void): void => {
+      metrics.rejected({ code: wire.code, transport: 'socketio' });
+      if (ack) ack({ ok: false, error: wire });
+    };
+
+    /** Queue `task` behind earlier messages of this socket for this cart. */
+    const enqueue = (entry: Joined, task: () => Promise<void>): void => {
+      entry.tail = entry.tail.then(task).catch((err: unknown) => log.error('socket task failed', { err }));
+    };
+
+    const leave = (cartId: string, entry: Joined): void => {
+      joined.delete(cartId);
+      void socket.leave(roomOf(cartId));
+      removePresence(entry.cart, entry.presence);
+      registry.release(entry.cart);
+    };
+
+    socket.on('join', (cartId, hello, ack) => {
+      if (typeof ack !== 'function') return metrics.dropped({ event: 'join' });
+      const denied = admit(cartId);
+      if (denied) return reject(denied, ack);
+      if (joined.has(cartId)) {
+        const entry = joined.get(cartId)!;
+        return ack({ ok: true, version: entry.cart.version, role: socket.data.principal.role, subject: socket.data.principal.subject, limits: config.limits });
+      }
+      if (joined.size >= config.maxCartsPerSocket) return reject(new CartError('E_TOO_MANY_CARTS').toWire(), ack);
+      try {
+        Auth.checkGrant(socket.data.principal, cartId);
+      } catch (err) {
+        return reject(toWire(err, log), ack);
+      }
+      const device = typeof hello === 'object' && hello !== null && typeof hello.device === 'string' ? hello.device.slice(0, 64) : 'device';
+      registry.get(cartId).then(
+        (cart) => {
+          if (!socket.connected || joined.has(cartId)) return;
+          registry.retain(cart);
+          const entry: Joined = {
+            cart,
+            presence: { connectionId: SOCKET_ORIGIN_PREFIX + socket.id, principal: socket.data.principal, device, clientIds: new Set() },
+            tail: Promise.resolve(),
+          };
+          joined.set(cartId, entry);
+          void socket.join(roomOf(cartId));
+          ack({ ok: true, version: cart.version, role: socket.data.principal.role, subject: socket.data.principal.subject, limits: config.limits });
+          socket.emit('sync', cartId, writeSyncStep1(Y.encodeStateVector(cart.doc)), null);
+          const presence = presenceSnapshot(cart);
+          if (presence) socket.emit('awareness', cartId, presence);
+        },
+        (err: unknown) => reject(toWire(err instanceof CartError ? err : new CartError('E_STORAGE_UNAVAILABLE'), log), ack),
+      );
+    });
+
+    socket.on('leave', (cartId, ack) => {
+      const entry = typeof cartId === 'string' ? joined.get(cartId) : undefined;
+      if (entry) leave(cartId, entry);
+      if (typeof ack === 'function') ack({ ok: true });
+    });
+
+    socket.on('sync', (cartId, frame, ack) => {
+      if (typeof ack !== 'function') return metrics.dropped({ event: 'sync' });
+      const denied = admit(cartId);
+      if (denied) return reject(denied, ack);
+      const entry = joined.get(cartId);
+      if (!entry) return reject(new CartError('E_CART_NOT_JOINED').toWire(), ack);
+      if (!isBinary(frame)) return reject(new CartError('E_MESSAGE_MALFORMED', 'frame must be binary').toWire(), ack);
+      if (frame.byteLength > config.limits.maxSyncBytes + 16) return reject(new CartError('E_UPDATE_TOO_LARGE').toWire(), ack);
+      enqueue(entry, async () => {
+        let res: SyncAck;
+        try {
+          const msg = decodeSyncFrame(frame);
+          if (msg.kind === 'step1') {
+            await entry.cart.catchUp();
+            socket.emit('sync', cartId, writeSyncStep2(Y.encodeStateAsUpdate(entry.cart.doc, msg.stateVector)), null);
+            res = { ok: true, version: entry.cart.version };
+          } else {
+            const maxBytes = msg.kind === 'step2' ? config.limits.maxSyncBytes : config.limits.maxUpdateBytes;
+            const actor = { id: socket.data.principal.subject, role: socket.data.principal.role };
+            const version = await entry.cart.applyClientUpdate(msg.update, actor, maxBytes, { kind: 'client', socketId: socket.id });
+            metrics.changes({ origin: 'client' });
+            res = { ok: true, version };
+          }
+        } catch (err) {
+          const wire = toWire(err, log);
+          metrics.rejected({ code: wire.code, transport: 'socketio' });
+          res = { ok: false, error: wire };
+        }
+        if (socket.connected) ack(res);
+      });
+    });
+
+    socket.on('awareness', (cartId, frame) => {
+      const denied = admit(cartId);
+      const entry = joined.get(cartId);
+      if (denied || !entry || !isBinary(frame)) {
+        metrics.rejected({ code: denied?.code ?? (entry ? 'E_AWARENESS_INVALID' : 'E_CART_NOT_JOINED'), transport: 'socketio' });
+        return;
+      }
+      try {
+        applyPresence(entry.cart, entry.presence, frame, config.limits.maxAwarenessBytes);
+      } catch (err) {
+        const wire = toWire(err, log);
+        metrics.rejected({ code: wire.code, transport: 'socketio' });
+      }
+    });
+
+    socket.on('disconnect', () => {
+      for (const [cartId, entry] of joined) leave(cartId, entry);
+    });
+  });
+}

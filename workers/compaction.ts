@@ -1,0 +1,46 @@
+/**
+ * Compaction: fold a cart's snapshot and log into a new snapshot and trim the log, so a cart's load
+ * time does not grow with its history. The state goes through a Y.Doc (gc on) and is re-encoded;
+ * Y.mergeUpdates would keep deleted content.
+ */
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import * as Y from 'yjs';
+import type { Logger } from '../server/log.ts';
+import { COMPACT_QUEUE, type CompactJob, bullPrefix } from '../server/queues.ts';
+import type { CartStore } from '../server/redis/cart-store.ts';
+
+export interface CompactionResult {
+  compacted: boolean;
+  version: number;
+  bytes: number;
+}
+
+/** Compact one cart now. Safe to run concurrently with appends: it folds only up to the version it read. */
+export async function compactCart(store: CartStore, cartId: string): Promise<CompactionResult> {
+  const loaded = await store.load(cartId, 0);
+  if (loaded.version === 0) return { compacted: false, version: 0, bytes: 0 };
+  const doc = new Y.Doc({ gc: true });
+  try {
+    Y.transact(doc, () => {
+      if (loaded.snapshot) Y.applyUpdate(doc, loaded.snapshot);
+      for (const update of loaded.updates) Y.applyUpdate(doc, update);
+    });
+    const state = Y.encodeStateAsUpdate(doc);
+    const compacted = await store.saveSnapshot(cartId, state, loaded.version);
+    return { compacted, version: loaded.version, bytes: state.byteLength };
+  } finally {
+    doc.destroy();
+  }
+}
+
+export function startCompactionWorker(connection: Redis, keyPrefix: string, store: CartStore, log: Logger): Worker<CompactJob, CompactionResult> {
+  const worker = new Worker<CompactJob, CompactionResult>(COMPACT_QUEUE, (job: Job<CompactJob>) => compactCart(store, job.data.cartId), {
+    connection,
+    prefix: bullPrefix(keyPrefix),
+    concurrency: 4,
+  });
+  worker.on('failed', (job, err) => log.warn('compaction failed', { cartId: job?.data.cartId, err }));
+  worker.on('error', (err) => log.warn('compaction worker error', { err }));
+  return worker;
+}
