@@ -78,6 +78,7 @@ function checkValue(
   value: unknown,
   writer: number,
   ctx: ValidationContext,
+  replaced: unknown,
 ): void {
   const { limits } = ctx;
   const where = `${root}[${JSON.stringify(key.slice(0, 80))}]`;
@@ -103,10 +104,13 @@ function checkValue(
         reject('E_UPDATE_INVALID_VALUE', `${where}: invalid addedBy`);
       }
       exactKeys(addedBy, ['id', 'role'], `${where}.addedBy`);
-      const existing = (doc.getMap('lines') as Y.Map<{ addedBy?: Actor }>).get(key)?.addedBy;
-      const isSelf = addedBy.id === ctx.actor.id && addedBy.role === ctx.actor.role;
-      const keepsExisting = existing !== undefined && existing.id === addedBy.id && existing.role === addedBy.role;
-      if (!isSelf && !keepsExisting) reject('E_UPDATE_INVALID_VALUE', `${where}: addedBy must name the writer`);
+      // addedBy names the writer, or keeps the stamp of the value it replaces (a note edit by another
+      // device). When that value was deleted concurrently its stamp is gone (GC): accepted, since an
+      // honest device editing a line removed elsewhere must not be rejected.
+      const same = (a: unknown): boolean => isPlainObject(a) && a.id === addedBy.id && a.role === addedBy.role;
+      const current = (doc.getMap('lines') as Y.Map<{ addedBy?: Actor }>).get(key)?.addedBy;
+      const keeps = replaced === 'unknown' || (replaced !== 'none' && isPlainObject(replaced) && same(replaced.addedBy));
+      if (!same(ctx.actor) && !same(current) && !keeps) reject('E_UPDATE_INVALID_VALUE', `${where}: addedBy must name the writer`);
       if (!isIntIn(addedAt, 0, Number.MAX_SAFE_INTEGER)) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid addedAt`);
       return;
     }
@@ -217,6 +221,15 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
     return target;
   };
 
+  /** The value an item overwrites: 'none' for a new key, 'unknown' when it is deleted (collected). */
+  const replacedValue = (item: Y.Item): unknown => {
+    const ref = item.origin;
+    if (ref === null) return 'none';
+    const prev = ref.clock < Y.getState(doc.store, ref.client) ? Y.getItem(doc.store, ref) : findOwn(ref);
+    if (!(prev instanceof Y.Item) || prev.deleted || !(prev.content instanceof Y.ContentAny)) return 'unknown';
+    return prev.content.arr[prev.content.arr.length - 1];
+  };
+
   const touchedLines = new Set<string>();
   let inserted = 0;
   let touchesLines = false;
@@ -233,7 +246,7 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
         reject('E_UPDATE_INVALID_VALUE', `${root}[${JSON.stringify(key.slice(0, 80))}]: values must be plain JSON`);
       }
       inserted += 1;
-      checkValue(doc, root as IntentRoot, key, content.arr[0], item.id.client, ctx);
+      checkValue(doc, root as IntentRoot, key, content.arr[0], item.id.client, ctx, root === 'lines' ? replacedValue(item) : 'none');
       if (root === 'lines' || root === 'qset' || root === 'qadd') {
         touchesLines = true;
         touchedLines.add(root === 'qadd' ? key.slice(0, key.lastIndexOf(QADD_SEPARATOR)) : key);
