@@ -27,11 +27,3 @@ export function forgetOthers(awareness: Awareness): void {
   const others = [...awareness.getStates().keys()].filter((id) => id !== awareness.clientID);
   if (others.length > 0) removeAwarenessStates(awareness, others, SERVER_ORIGIN);
 }
-
-/** Normalise a binary payload: Node delivers Buffers, browsers ArrayBuffers. */
-export function toBytes(value: unknown): Uint8Array | null {
-  if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  return null;
-}
