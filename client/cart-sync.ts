@@ -8,17 +8,12 @@
  * session is ignored, so a late acknowledgement never changes the state of a newer session.
  */
 import * as Y from 'yjs';
-import type { Socket } from 'socket.io-client';
-import { type Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
+import { applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import {
   type CartClosed,
   type CartLimits,
   type ChangeMeta,
-  type ClientToServerEvents,
   DEFAULT_LIMITS,
-  type ErrorCode,
-  type JoinResult,
-  type ServerToClientEvents,
   type WireError,
   decodeSyncFrame,
   wireError,
@@ -28,47 +23,10 @@ import {
 } from '../protocol/index.ts';
 import { toBytes } from './bytes.ts';
 import { SERVER_ORIGIN } from './origin.ts';
-import { Backoff, reactionToClose, reactionToError } from './policy.ts';
+import { Backoff, closeError, reactionToClose, reactionToError } from './policy.ts';
+import type { CartSocket, JoinOk, SaveState, SyncHost, SyncTiming } from './sync-host.ts';
+import { Timers } from './timers.ts';
 import { VersionTracker } from './version-tracker.ts';
-
-export type CartSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-export type JoinOk = Extract<JoinResult, { ok: true }>;
-export type SaveState = 'saved' | 'saving' | 'unsaved';
-
-/** What the engine needs from the cart it syncs. */
-export interface SyncHost {
-  readonly cartId: string;
-  readonly device: string;
-  /** The current document and its presence (both replaced after a rejection). */
-  readonly doc: Y.Doc;
-  readonly awareness: Awareness;
-  joined(result: JoinOk): void;
-  /** A step 1 / step 2 exchange that pushed local state completed. */
-  synced(): void;
-  /** Online state, unsaved work or pending retries may have changed. */
-  statusChanged(): void;
-  /** An attempt to reach the server failed in a way that is retried: the cart is usable offline. */
-  unreachable(): void;
-  /** The session with the cart ended (disconnect, close, rejoin). */
-  dropped(): void;
-  /** The server will never accept the local document: replace it, then call `restart()`. */
-  rejected(error: WireError): void;
-  /** Syncing stopped for good (auth, grant). */
-  stopped(error: WireError): void;
-  /** A problem worth reporting that the engine recovers from by itself. */
-  report(error: WireError): void;
-}
-
-export interface SyncTiming {
-  /** Wait for an acknowledgement before counting it lost (a lost ack is retried like E_INTERNAL). */
-  ackTimeoutMs: number;
-  retryMinMs: number;
-  retryMaxMs: number;
-  /** Wait after a gap is seen before pulling: relays from different nodes can arrive out of order. */
-  gapWaitMs: number;
-  /** Interval of the pull that catches a lost last change (no later change reveals that gap). 0: off. */
-  syncCheckMs: number;
-}
 
 type Phase = 'offline' | 'joining' | 'joined' | 'stopped' | 'closed';
 
@@ -78,14 +36,6 @@ interface Exchange {
   pushed: boolean;
   announce: boolean;
 }
-
-type Timer = ReturnType<typeof setTimeout>;
-
-const CLOSE_ERROR: Record<string, ErrorCode> = {
-  forbidden: 'E_AUTH_FORBIDDEN',
-  unauthorized: 'E_AUTH_INVALID',
-  rejected: 'E_UPDATE_INVALID_VALUE',
-};
 
 export class CartSync {
   /** Gap detection on the cart's log version. */
@@ -104,10 +54,9 @@ export class CartSync {
   private current: Exchange | null = null;
   private limits: CartLimits = DEFAULT_LIMITS;
   private readonly backoff: Backoff;
-  private retryTimer: Timer | null = null;
-  private step1Timer: Timer | null = null;
-  private gapTimer: Timer | null = null;
-  private checkTimer: ReturnType<typeof setInterval> | null = null;
+  /** retry: a backoff before a resync or rejoin; step1: waiting for the server's step 1; gap: the
+   * wait before pulling after a gap; check: the periodic pull. */
+  private readonly timers = new Timers<'retry' | 'step1' | 'gap' | 'check'>();
 
   constructor(
     private readonly socket: CartSocket,
@@ -129,7 +78,7 @@ export class CartSync {
 
   get saveState(): SaveState {
     if (!this.needsPush && this.inflight === 0) return 'saved';
-    return this.phase === 'joined' && this.retryTimer === null ? 'saving' : 'unsaved';
+    return this.phase === 'joined' && !this.timers.armed('retry') ? 'saving' : 'unsaved';
   }
 
   /** Local state was restored that the server may lack: the next exchange pushes it. */
@@ -155,7 +104,7 @@ export class CartSync {
   /** A local change: send it, or leave it to the next push when it cannot go now. */
   localUpdate(update: Uint8Array): void {
     if (this.phase === 'closed') return;
-    if (this.phase !== 'joined' || !this.pushedThisSession || this.needsPush || this.retryTimer !== null) {
+    if (this.phase !== 'joined' || !this.pushedThisSession || this.needsPush || this.timers.armed('retry')) {
       this.needsPush = true;
       return;
     }
@@ -165,36 +114,30 @@ export class CartSync {
       this.push(this.pushBase, null);
       return;
     }
-    this.send(writeSyncUpdate(update), true, (version) => {
-      // The server appended this change right after `version - 1` (SyncAck carries no `prev`).
-      if (this.versions.note(version - 1, version)) this.armGapCheck();
-    });
+    this.send(writeSyncUpdate(update), true, (version, prev) => this.noteAppended(prev, version));
   }
 
   /** Send this device's presence (after a local presence change and after joining). */
   sendAwareness(): void {
     if (this.phase !== 'joined') return;
-    const awareness = this.host.awareness;
+    const awareness = this.host.awareness();
     this.socket.emit('awareness', this.host.cartId, encodeAwarenessUpdate(awareness, [awareness.clientID]));
   }
 
   onServerSync(frame: unknown, meta: ChangeMeta | null): void {
     if (!this.active) return;
-    const bytes = toBytes(frame);
     let msg: ReturnType<typeof decodeSyncFrame>;
     try {
-      if (!bytes) throw new Error('not binary');
-      msg = decodeSyncFrame(bytes);
+      msg = decodeSyncFrame(toBytes(frame) ?? new Uint8Array());
     } catch {
       // Unreadable frame: drop it, and pull in case it carried a change.
       this.suspect = true;
-      this.armGapCheck();
-      return;
+      return this.armGapCheck();
     }
     switch (msg.kind) {
       case 'step1':
         if (this.phase !== 'joined') return;
-        this.clearTimer('step1Timer');
+        this.timers.clear('step1');
         this.push(msg.stateVector, this.current && !this.current.pushed ? this.current : null);
         return;
       case 'step2':
@@ -210,23 +153,22 @@ export class CartSync {
   onServerAwareness(frame: unknown): void {
     const bytes = toBytes(frame);
     if (!this.active || !bytes) return;
+    // A malformed presence frame only loses presence: drop it.
     try {
-      applyAwarenessUpdate(this.host.awareness, bytes, SERVER_ORIGIN);
-    } catch {
-      // A malformed presence frame only loses presence; drop it.
-    }
+      applyAwarenessUpdate(this.host.awareness(), bytes, SERVER_ORIGIN);
+    } catch {}
   }
 
   onCartClosed(closed: CartClosed): void {
     if (!this.active || typeof closed !== 'object' || closed === null) return;
-    const error = closed.error ?? wireError(CLOSE_ERROR[closed.reason] ?? 'E_INTERNAL', `cart closed: ${closed.reason}`);
+    const error = closeError(closed);
     switch (reactionToClose(closed.reason)) {
       case 'stop':
         return this.stop(error);
       case 'reject':
         return this.host.rejected(error);
       default:
-        if (closed.reason === 'too-large' || closed.reason === 'malformed') this.host.report(error);
+        if (closed.reason === 'malformed') this.host.report(error);
         this.endSession();
         this.scheduleJoin();
         this.host.statusChanged();
@@ -236,10 +178,7 @@ export class CartSync {
   /** Stop syncing for good and report `error` (auth or grant failures). Local edits stay local. */
   stop(error: WireError): void {
     if (!this.active) return;
-    const wasJoined = this.phase === 'joined' || this.phase === 'joining';
-    this.endSession();
-    this.phase = 'stopped';
-    if (wasJoined && this.socket.connected) this.socket.emit('leave', this.host.cartId, () => undefined);
+    this.end('stopped');
     this.host.stopped(error);
   }
 
@@ -257,16 +196,19 @@ export class CartSync {
 
   /** Leave the cart and stop. */
   close(): void {
-    if (this.phase === 'closed') return;
+    if (this.phase !== 'closed') this.end('closed');
+  }
+
+  private end(phase: 'stopped' | 'closed'): void {
     const wasJoined = this.phase === 'joined' || this.phase === 'joining';
     this.endSession();
-    this.phase = 'closed';
+    this.phase = phase;
     if (wasJoined && this.socket.connected) this.socket.emit('leave', this.host.cartId, () => undefined);
   }
 
   private join(leaveFirst: boolean): void {
     if (!this.active) return;
-    this.clearTimers();
+    this.timers.clearAll();
     if (!this.socket.connected) {
       this.phase = 'offline';
       return;
@@ -299,16 +241,19 @@ export class CartSync {
     const exchange: Exchange = { pulled: false, pushed: false, announce: true };
     this.current = exchange;
     this.pull(exchange);
-    this.step1Timer = setTimeout(() => {
-      this.step1Timer = null;
+    this.timers.set('step1', this.timing.ackTimeoutMs, () => {
       if (session === this.session && !this.pushedThisSession) this.push(this.pushBase, exchange);
-    }, this.timing.ackTimeoutMs);
-    if (this.timing.syncCheckMs > 0) {
-      this.checkTimer = setInterval(() => {
-        if (this.phase === 'joined' && this.current === null && this.retryTimer === null) this.begin(false);
-      }, this.timing.syncCheckMs);
-    }
+    });
+    this.armCheck();
     this.host.statusChanged();
+  }
+
+  private armCheck(): void {
+    if (this.timing.syncCheckMs <= 0) return;
+    this.timers.set('check', this.timing.syncCheckMs, () => {
+      if (this.phase === 'joined' && this.current === null && !this.timers.armed('retry')) this.begin(false);
+      this.armCheck();
+    });
   }
 
   /** Start an exchange: always pull; push too when `push`. */
@@ -329,7 +274,7 @@ export class CartSync {
   private pull(exchange: Exchange): void {
     this.versions.beginPull();
     this.send(
-      writeSyncStep1(Y.encodeStateVector(this.host.doc)),
+      writeSyncStep1(Y.encodeStateVector(this.host.doc())),
       false,
       (version) => {
         this.suspect = false;
@@ -345,14 +290,13 @@ export class CartSync {
 
   /** Send everything the server may lack, as a sync step 2 relative to `base` (null: everything). */
   private push(base: Uint8Array | null, exchange: Exchange | null): void {
-    const doc = this.host.doc;
+    const doc = this.host.doc();
     const update = base ? Y.encodeStateAsUpdate(doc, base) : Y.encodeStateAsUpdate(doc);
     const reached = Y.encodeStateVector(doc);
     this.needsPush = false;
     this.pushedThisSession = true;
-    // No version bookkeeping: a push that changes nothing is answered with the current version,
-    // which says nothing about changes still on their way; the pull beside it covers them.
-    this.send(writeSyncStep2(update), true, () => {
+    this.send(writeSyncStep2(update), true, (version, prev) => {
+      this.noteAppended(prev, version);
       this.pushBase = reached;
       if (exchange) {
         exchange.pushed = true;
@@ -361,15 +305,23 @@ export class CartSync {
     });
   }
 
+  /**
+   * Our change was appended between `prev` and `version` (the server does not relay it back to us).
+   * `prev === version`: nothing was appended, which says nothing about changes still on their way.
+   */
+  private noteAppended(prev: number, version: number): void {
+    if (prev !== version && this.versions.note(prev, version)) this.armGapCheck();
+  }
+
   /** Emit a sync frame with an acknowledgement; `carries`: the frame holds local edits. */
-  private send(frame: Uint8Array, carries: boolean, onOk: (version: number) => void, onFail?: () => void): void {
+  private send(frame: Uint8Array, carries: boolean, onOk: (version: number, prev: number) => void, onFail?: () => void): void {
     const session = this.session;
     if (carries) this.inflight += 1;
     this.host.statusChanged();
     this.socket.timeout(this.timing.ackTimeoutMs).emit('sync', this.host.cartId, frame, (err, res) => {
       if (session !== this.session) return;
       if (carries) this.inflight -= 1;
-      if (!err && res?.ok) onOk(res.version);
+      if (!err && res?.ok) onOk(res.version, res.prev);
       else {
         onFail?.();
         this.failed(err || !res || res.ok ? null : res.error, carries);
@@ -382,29 +334,19 @@ export class CartSync {
   private failed(error: WireError | null, carries: boolean): void {
     if (carries) this.needsPush = true;
     const reaction = error ? reactionToError(error) : 'retry';
-    switch (reaction) {
-      case 'retry-full':
-        this.pushBase = null;
-        this.scheduleResync();
-        return;
-      case 'retry':
-        this.scheduleResync();
-        return;
-      case 'rejoin':
-        this.endSession();
-        this.scheduleJoin();
-        return;
-      case 'reject':
-        this.host.rejected(error ?? wireError('E_UPDATE_INVALID_VALUE'));
-        return;
-      case 'stop':
-        this.stop(error ?? wireError('E_INTERNAL'));
-        return;
+    if (reaction === 'retry-full') this.pushBase = null;
+    if (reaction === 'retry' || reaction === 'retry-full') return this.scheduleResync();
+    if (reaction === 'rejoin') {
+      this.endSession();
+      return this.scheduleJoin();
     }
+    const wire = error ?? wireError('E_INTERNAL');
+    if (reaction === 'reject') this.host.rejected(wire);
+    else this.stop(wire);
   }
 
   private applyRemote(update: Uint8Array): void {
-    const doc = this.host.doc;
+    const doc = this.host.doc();
     try {
       Y.applyUpdate(doc, update, SERVER_ORIGIN);
     } catch {
@@ -416,36 +358,32 @@ export class CartSync {
   }
 
   private armGapCheck(): void {
-    if (this.gapTimer !== null) return;
-    this.gapTimer = setTimeout(() => {
-      this.gapTimer = null;
-      if (this.phase !== 'joined' || this.retryTimer !== null || !(this.versions.gap || this.suspect)) return;
+    if (this.timers.armed('gap')) return;
+    this.timers.set('gap', this.timing.gapWaitMs, () => {
+      if (this.phase !== 'joined' || this.timers.armed('retry') || !(this.versions.gap || this.suspect)) return;
       // An exchange in progress pulls already; look again once it is done.
       if (this.current !== null) this.armGapCheck();
       else this.begin(false);
-    }, this.timing.gapWaitMs);
+    });
   }
 
   /** Redo the exchange (push and pull) after a backoff, within the current session. */
   private scheduleResync(): void {
-    if (this.retryTimer !== null || !this.active) return;
+    if (this.timers.armed('retry') || !this.active) return;
     this.host.unreachable();
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
+    this.timers.set('retry', this.backoff.delay(), () => {
       if (this.phase === 'joined') this.begin(true);
       this.host.statusChanged();
-    }, this.backoff.delay());
+    });
   }
 
   /** Join again after a backoff (the current session has ended). */
   private scheduleJoin(): void {
     if (!this.active) return;
-    this.clearTimer('retryTimer');
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
+    this.timers.set('retry', this.backoff.delay(), () => {
       this.join(true);
       this.host.statusChanged();
-    }, this.backoff.delay());
+    });
   }
 
   /** End the current session: its acknowledgements no longer count, unacknowledged edits are unsaved. */
@@ -456,21 +394,7 @@ export class CartSync {
     this.inflight = 0;
     this.pushedThisSession = false;
     this.current = null;
-    this.clearTimers();
+    this.timers.clearAll();
     this.host.dropped();
-  }
-
-  private clearTimer(name: 'retryTimer' | 'step1Timer' | 'gapTimer'): void {
-    const timer = this[name];
-    if (timer !== null) clearTimeout(timer);
-    this[name] = null;
-  }
-
-  private clearTimers(): void {
-    this.clearTimer('retryTimer');
-    this.clearTimer('step1Timer');
-    this.clearTimer('gapTimer');
-    if (this.checkTimer !== null) clearInterval(this.checkTimer);
-    this.checkTimer = null;
   }
 }

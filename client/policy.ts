@@ -2,7 +2,7 @@
  * How the client reacts to each error and each way a cart session ends: one decision table, so the
  * sync engine only carries the decision out. Pure.
  */
-import type { CloseName, WireError } from '../protocol/index.ts';
+import { type CartClosed, type CloseName, type ErrorCode, type WireError, wireError } from '../protocol/index.ts';
 
 export type Reaction =
   /** Keep local edits, mark unsaved, redo the step 1 / step 2 exchange after a backoff. */
@@ -31,16 +31,32 @@ export function reactionToClose(reason: CloseName): Reaction {
     case 'forbidden':
     case 'unauthorized':
       return 'stop';
+    // SPEC §10: both mean "drop local state, resync".
     case 'rejected':
+    case 'too-large':
       return 'reject';
+    // 'normal' is only ever seen by a handle that is still open (closed ones are no longer routed),
+    // so the session was ended under it (an unload): join again.
     case 'normal':
     case 'shutting-down':
     case 'unavailable':
     case 'rate-limited':
-    case 'too-large':
     case 'malformed':
       return 'rejoin';
   }
+}
+
+const CLOSE_ERROR: Partial<Record<CloseName, ErrorCode>> = {
+  forbidden: 'E_AUTH_FORBIDDEN',
+  unauthorized: 'E_AUTH_INVALID',
+  rejected: 'E_UPDATE_INVALID_VALUE',
+  'too-large': 'E_UPDATE_TOO_LARGE',
+  malformed: 'E_MESSAGE_MALFORMED',
+};
+
+/** The error a `cart-closed` carries, or the registry's nearest one when it carries none. */
+export function closeError(closed: CartClosed): WireError {
+  return closed.error ?? wireError(CLOSE_ERROR[closed.reason] ?? 'E_INTERNAL', `cart closed: ${String(closed.reason)}`);
 }
 
 /** Exponential backoff with jitter: min, 2·min, 4·min … capped at max; `reset` after a success. */

@@ -28,6 +28,17 @@ export const writeSyncStep1 = (stateVector: Uint8Array): Uint8Array => writeFram
 export const writeSyncStep2 = (update: Uint8Array): Uint8Array => writeFrame(SYNC_STEP2, update);
 export const writeSyncUpdate = (update: Uint8Array): Uint8Array => writeFrame(SYNC_UPDATE, update);
 
+/** A step 1 payload must be a whole state vector (count, then client/clock pairs), or Yjs throws later on it. */
+function checkStateVector(payload: Uint8Array): void {
+  const decoder = decoding.createDecoder(payload);
+  const count = decoding.readVarUint(decoder);
+  for (let i = 0; i < count; i++) {
+    decoding.readVarUint(decoder);
+    decoding.readVarUint(decoder);
+  }
+  if (decoding.hasContent(decoder)) throw new CartError('E_MESSAGE_MALFORMED', 'trailing bytes after state vector');
+}
+
 /** Read one sync frame from `decoder` (which may hold more after it, as in the y-websocket envelope). */
 export function readSyncFrame(decoder: decoding.Decoder): SyncFrame {
   try {
@@ -35,6 +46,7 @@ export function readSyncFrame(decoder: decoding.Decoder): SyncFrame {
     const payload = decoding.readVarUint8Array(decoder);
     switch (type) {
       case SYNC_STEP1:
+        checkStateVector(payload);
         return { kind: 'step1', stateVector: payload };
       case SYNC_STEP2:
         return { kind: 'step2', update: payload };
@@ -45,7 +57,7 @@ export function readSyncFrame(decoder: decoding.Decoder): SyncFrame {
     }
   } catch (err) {
     if (err instanceof CartError) throw err;
-    throw new CartError('E_MESSAGE_MALFORMED', 'truncated sync frame');
+    throw new CartError('E_MESSAGE_MALFORMED', 'truncated sync frame or state vector');
   }
 }
 

@@ -24,8 +24,12 @@ export type JoinResult =
     }
   | { ok: false; error: WireError };
 
-/** Answer to a sync frame. For a step 2 or update: `ok` only once the change is in the cart's log. */
-export type SyncAck = { ok: true; version: number } | { ok: false; error: WireError };
+/**
+ * Answer to a sync frame. For a step 2 or update: `ok` only once the change is in the cart's log.
+ * `prev` is the version the change was appended after; `prev === version` when nothing was appended
+ * (a step 1, or an update the server already had), which says nothing about versions before it.
+ */
+export type SyncAck = { ok: true; version: number; prev: number } | { ok: false; error: WireError };
 
 export type LeaveAck = { ok: true } | { ok: false; error: WireError };
 

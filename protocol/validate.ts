@@ -242,6 +242,8 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
       if (!INTENT.has(root)) reject('E_UPDATE_FORBIDDEN_FIELD', `root ${JSON.stringify(root.slice(0, 40))} is written by the server only`);
       const content = item.content;
       if (content instanceof Y.ContentDeleted) continue;
+      // Same code as an item inside a nested type, whichever of the two the update carries first.
+      if (content instanceof Y.ContentType) reject('E_UPDATE_FORBIDDEN_FIELD', 'nested types are not part of the cart schema');
       if (!(content instanceof Y.ContentAny) || content.arr.length !== 1) {
         reject('E_UPDATE_INVALID_VALUE', `${root}[${JSON.stringify(key.slice(0, 80))}]: values must be plain JSON`);
       }

@@ -54,7 +54,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const auth = new Auth(opts.jwtSecret);
   const store = new CartStore(redis, config.keyPrefix);
   const catalog = new CatalogStore(redis, config.keyPrefix);
-  const queues = new Queues(redis, config.keyPrefix);
+  const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
   const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds);
   const registry = new CartRegistry({
     store,

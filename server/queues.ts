@@ -17,8 +17,10 @@ export function bullPrefix(keyPrefix: string): string {
 
 export class Queues {
   readonly compact: Queue<CompactJob>;
-  constructor(connection: Redis, keyPrefix: string) {
+  constructor(connection: Redis, keyPrefix: string, onError: (err: Error) => void) {
     this.compact = new Queue<CompactJob>(COMPACT_QUEUE, { connection, prefix: bullPrefix(keyPrefix) });
+    // A Redis outage surfaces here too; it must be reported, never thrown from an emitter.
+    this.compact.on('error', onError);
   }
 
   /** Ask for a compaction of `cartId`; a request while one is queued or running is dropped. */

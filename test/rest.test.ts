@@ -3,7 +3,7 @@
  * connected devices), typed errors, Idempotency-Key, health, catalog, metrics and the admin API.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CartLimits, DEFAULT_LIMITS, quantityOf, readCart } from '../protocol/index.ts';
+import { type CartLimits, DEFAULT_LIMITS, ERRORS, type ErrorCode, type WireError, quantityOf, readCart } from '../protocol/index.ts';
 import { loadSeed } from '../server/catalog/catalog-store.ts';
 import { TEST_ADMIN_TOKEN, type TestNode, startNode } from './helpers/node.ts';
 import { RawDevice } from './helpers/raw-device.ts';
@@ -26,10 +26,10 @@ async function getCart(n: TestNode, cartId: string, token: string): Promise<{ ve
   return res.body;
 }
 
-function expectError(res: { status: number; body: any }, status: number, code: string): void {
-  expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });
-  expect(typeof res.body.error.message).toBe('string');
-  expect(typeof res.body.error.retryable).toBe('boolean');
+function expectError(res: { status: number; body: unknown }, status: number, code: ErrorCode): void {
+  const error = (res.body as { error?: Partial<WireError> } | null)?.error;
+  expect({ status: res.status, code: error?.code }).toEqual({ status, code });
+  expect(error).toMatchObject({ message: ERRORS[code].message, retryable: ERRORS[code].retryable });
 }
 
 describe('carts', () => {
@@ -161,6 +161,10 @@ describe('errors', () => {
     expectError(await node.request('GET', '/v1/carts/bad!id', { token }), 400, 'E_CART_ID_INVALID');
     expectError(await node.request('GET', '/v1/carts/short', { token }), 400, 'E_CART_ID_INVALID');
     expectError(await node.request('POST', '/v1/carts/bad!id/lines', { token, body: { sku: 'A', quantity: 1 } }), 400, 'E_CART_ID_INVALID');
+    // A path the router cannot percent-decode is the client's fault (400), not an internal error.
+    expectError(await node.request('GET', '/v1/carts/%E0%A4%A', { token }), 400, 'E_MESSAGE_MALFORMED');
+    expectError(await node.request('PATCH', `${linesPath(cartId)}/%E0%A4%A`, { token, body: { quantity: 2 } }), 400, 'E_MESSAGE_MALFORMED');
+    expect(node.node.metrics.value('livecart_rejected_total', { code: 'E_INTERNAL', transport: 'rest' })).toBe(0);
   });
 
   it('answers 413 E_BODY_TOO_LARGE above maxJsonBytes', async () => {

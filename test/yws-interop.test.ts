@@ -10,6 +10,7 @@ import {
   type Actor,
   type AwarenessEntry,
   CLOSE,
+  DEFAULT_LIMITS,
   addLine,
   decodeAwarenessEntries,
   quantityOf,
@@ -145,14 +146,14 @@ describe('y-websocket WebsocketProvider interop', () => {
     provider.awareness.setLocalStateField('device', 'x');
 
     const entry = await waitFor(() => {
-      const found = seen.findLast((e) => e.clientId === provider.doc.clientID && e.state?.device === 'x');
+      const found = [...seen].reverse().find((e) => e.clientId === provider.doc.clientID && e.state?.device === 'x');
       expect(found).toBeDefined();
       return found!;
     });
     expect(entry.state).toMatchObject({ device: 'x', subject: 'carol', role: 'customer' });
 
     provider.destroy();
-    await waitFor(() => expect(seen.findLast((e) => e.clientId === provider.doc.clientID)?.state).toBeNull());
+    await waitFor(() => expect([...seen].reverse().find((e) => e.clientId === provider.doc.clientID)?.state).toBeNull());
   });
 
   it('closes the socket with 4422 on an invalid update and stores nothing', async () => {
@@ -193,6 +194,36 @@ describe('y-websocket WebsocketProvider interop', () => {
     expect(quantityOf(device.doc, 'OK-1')).toBe(1);
     provider.destroy();
     second.destroy();
+  });
+
+  it('closes with 4413 (not 1009) when a sync is above the size limit, so the provider stops', async () => {
+    const small = await startNode({ limits: { ...DEFAULT_LIMITS, maxUpdateBytes: 2048, maxSyncBytes: 4096 } });
+    try {
+      const { cartId } = await small.createCart();
+      const token = await small.token([cartId], { subject: 'erin' });
+      const actor: Actor = { id: 'erin', role: 'customer' };
+      const before = (await small.node.store.load(cartId, 0)).version;
+      // Offline edits well above maxSyncBytes + 1 KiB (the old frame cap, where ws closed with 1009).
+      const offline = new Y.Doc();
+      for (let i = 0; i < 10; i++) addLine(offline, { sku: `BIG-${i}`, quantity: 1, note: 'x'.repeat(700) }, actor);
+      expect(Y.encodeStateAsUpdate(offline).byteLength).toBeGreaterThan(4096 + 1024);
+      const provider = new WebsocketProvider(`ws://127.0.0.1:${small.port}/yjs`, cartId, offline, {
+        WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+        params: { token },
+        disableBc: true,
+      });
+      providers.push(provider);
+      const closes: number[] = [];
+      provider.on('connection-close', (event) => {
+        if (event) closes.push(event.code);
+      });
+      await waitFor(() => expect(closes).toEqual([CLOSE.TOO_LARGE.code]));
+      expect(provider.shouldConnect).toBe(false);
+      expect((await small.node.store.load(cartId, 0)).version).toBe(before);
+      provider.destroy();
+    } finally {
+      await small.close();
+    }
   });
 
   it('shows REST mutations live in the provider doc', async () => {

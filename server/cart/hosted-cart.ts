@@ -118,14 +118,16 @@ export class HostedCart {
 
   /**
    * Validate a device's update against the cart, append it to the log, apply it and notify.
-   * Resolves with the cart's version once the change is durable; rejects with CartError.
+   * Resolves once the change is durable with its log position (`prev === version`: nothing new,
+   * nothing appended); rejects with CartError.
    */
-  applyClientUpdate(update: Uint8Array, actor: Actor, maxBytes: number, origin: ChangeOrigin): Promise<number> {
+  applyClientUpdate(update: Uint8Array, actor: Actor, maxBytes: number, origin: ChangeOrigin): Promise<ChangeMeta> {
     return this.serialize(async () => {
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
         const summary = validateUpdate(this.doc, update, { limits: this.opts.limits, actor, maxBytes });
-        if (summary.insertedItems === 0 && summary.newDeletes === 0) return this.version;
-        if (await this.appendAndApply(update, origin, summary.touchesLines)) return this.version;
+        if (summary.insertedItems === 0 && summary.newDeletes === 0) return { version: this.version, prev: this.version };
+        const prev = this.version;
+        if (await this.appendAndApply(update, origin, summary.touchesLines)) return { version: this.version, prev };
         await this.catchUpNow();
       }
       throw new CartError('E_STORAGE_UNAVAILABLE', 'too much contention on the cart log');

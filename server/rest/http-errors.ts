@@ -19,6 +19,8 @@ export function errorHandler(log: Logger, metrics: ServerMetrics): ErrorRequestH
     else if (type === 'entity.parse.failed') cartError = new CartError('E_BODY_MALFORMED');
     else if (type === 'entity.too.large') cartError = new CartError('E_BODY_TOO_LARGE');
     else if (type === 'encoding.unsupported' || type === 'charset.unsupported') cartError = new CartError('E_BODY_MALFORMED', 'unsupported encoding');
+    // The router could not percent-decode a path parameter: the client's URL is bad, not the server.
+    else if (err instanceof URIError) cartError = new CartError('E_MESSAGE_MALFORMED', 'malformed percent-encoding in the URL path');
     else {
       log.error('unhandled REST error', { err });
       cartError = new CartError('E_INTERNAL');

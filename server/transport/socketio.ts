@@ -181,13 +181,13 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
           if (msg.kind === 'step1') {
             await entry.cart.catchUp();
             socket.emit('sync', cartId, writeSyncStep2(Y.encodeStateAsUpdate(entry.cart.doc, msg.stateVector)), null);
-            res = { ok: true, version: entry.cart.version };
+            res = { ok: true, version: entry.cart.version, prev: entry.cart.version };
           } else {
             const maxBytes = msg.kind === 'step2' ? config.limits.maxSyncBytes : config.limits.maxUpdateBytes;
             const actor = { id: socket.data.principal.subject, role: socket.data.principal.role };
-            const version = await entry.cart.applyClientUpdate(msg.update, actor, maxBytes, { kind: 'client', socketId: socket.id });
-            metrics.changes({ origin: 'client' });
-            res = { ok: true, version };
+            const { version, prev } = await entry.cart.applyClientUpdate(msg.update, actor, maxBytes, { kind: 'client', socketId: socket.id });
+            if (prev !== version) metrics.changes({ origin: 'client' });
+            res = { ok: true, version, prev };
           }
         } catch (err) {
           const wire = toWire(err, log);

@@ -55,7 +55,9 @@ function refuse(socket: Duplex, status: number, code: string): void {
 
 export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
   const { registry, auth, config, log, metrics } = deps;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxSyncBytes + 1024, perMessageDeflate: false });
+  // The hard frame cap is Socket.IO's (above maxSyncBytes), so an oversize sync gets the typed 4413
+  // close that stops a stock provider; ws's own 1009 close would make it reconnect and resend forever.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(config.maxHttpBufferSize, config.limits.maxSyncBytes + 1024), perMessageDeflate: false });
   const connections = new Set<WebSocket>();
 
   const serve = async (ws: WebSocket, cartId: string, principal: Principal): Promise<void> => {

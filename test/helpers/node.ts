@@ -45,6 +45,8 @@ export async function startNode(overrides: Partial<Config> = {}, redisUrl: strin
     ...overrides,
   };
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  // Fault tests stop Redis on purpose; the node reports that through its own paths (acks, readyz).
+  redis.on('error', () => undefined);
   const node = createCartServer({ config, redis, jwtSecret: TEST_JWT_SECRET, log: createLogger(config.logLevel) });
   const port = await node.listen();
   const url = `http://127.0.0.1:${port}`;

@@ -1,0 +1,195 @@
+/**
+ * A device's connection to livecart: one Socket.IO connection (websocket transport, reconnecting),
+ * any number of open carts on it. Server events name their cart and are routed to its handle;
+ * (re)connecting rejoins every open cart, which pushes offline edits up and pulls missed changes.
+ */
+import { io } from 'socket.io-client';
+import { type Actor, CartError, type WireError, isCartId, isErrorCode } from '../protocol/index.ts';
+import { CartHandle, type HandleWiring } from './cart-handle.ts';
+import type { CartSocket, SyncTiming } from './sync-host.ts';
+import { TypedEmitter } from './emitter.ts';
+import { type LiveCartConnectionOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import { Backoff } from './policy.ts';
+import { actorFromToken } from './token.ts';
+
+export type { LiveCartConnectionOptions } from './options.ts';
+
+export interface LiveCartConnectionEvents {
+  /** Connected (first time or after a reconnect); open carts rejoin. */
+  connect: undefined;
+  /** Connection lost; open carts keep working offline and reconnect by themselves. */
+  disconnect: undefined;
+  /** The server refused the connection (token missing, invalid, expired): nothing more is tried. */
+  error: WireError;
+}
+
+interface Open {
+  handle: CartHandle;
+  wiring: HandleWiring;
+}
+
+function readWireError(err: unknown): WireError | null {
+  const data = (err as { data?: unknown } | null)?.data;
+  if (typeof data !== 'object' || data === null) return null;
+  const { code, message, retryable } = data as Record<string, unknown>;
+  if (!isErrorCode(code) || typeof message !== 'string' || typeof retryable !== 'boolean') return null;
+  return data as WireError;
+}
+
+export class LiveCartConnection {
+  private readonly opts: ResolvedOptions;
+  private readonly socket: CartSocket;
+  private readonly actor: Actor | null;
+  private readonly timing: SyncTiming;
+  private readonly carts = new Map<string, Open>();
+  private readonly opening = new Map<string, Promise<CartHandle>>();
+  private readonly events = new TypedEmitter<LiveCartConnectionEvents>();
+  private readonly reconnectBackoff: Backoff;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The last connection attempt failed: `open` resolves with local state without waiting. */
+  private unreachable = false;
+  private denied: WireError | null = null;
+  private closed = false;
+
+  /** Connects right away; throws CartError E_VALIDATION on a bad or unknown option. */
+  constructor(options: LiveCartConnectionOptions) {
+    this.opts = resolveOptions(options);
+    this.actor = actorFromToken(this.opts.token);
+    const { ackTimeoutMs, retryMinMs, retryMaxMs, gapWaitMs, syncCheckMs } = this.opts;
+    this.timing = { ackTimeoutMs, retryMinMs, retryMaxMs, gapWaitMs, syncCheckMs };
+    this.reconnectBackoff = new Backoff(retryMinMs, retryMaxMs);
+    this.socket = io(this.opts.url, {
+      ...this.opts.socketOptions,
+      auth: { token: this.opts.token },
+      transports: ['websocket'],
+      reconnection: true,
+      // This connection's carts and token are its own: never share a Manager with another one.
+      forceNew: true,
+      // Acks and retries are the library's; socket.io's packet retry queue would resend stale frames.
+      retries: 0,
+    });
+    this.listen();
+  }
+
+  /** True while the Socket.IO connection is up. */
+  get connected(): boolean {
+    return this.socket.connected;
+  }
+
+  /** Subscribe to a connection event; returns a function that unsubscribes. */
+  on<K extends keyof LiveCartConnectionEvents>(event: K, fn: (payload: LiveCartConnectionEvents[K]) => void): () => void {
+    return this.events.on(event, fn);
+  }
+
+  /**
+   * Open a cart: load its local state, join it and sync. Resolves after the first sync, or with the
+   * local state as soon as the server turns out unreachable (or after `openTimeoutMs`); the handle
+   * keeps syncing in the background. Opening an open cart returns the same handle. Rejects with
+   * CartError when the cart id is invalid or the server refuses the token or the cart, and with the
+   * storage's error when local state cannot be loaded.
+   */
+  open(cartId: string): Promise<CartHandle> {
+    if (this.closed) return Promise.reject(new CartError('E_CART_CLOSED', 'the connection was closed'));
+    if (!isCartId(cartId)) return Promise.reject(new CartError('E_CART_ID_INVALID', String(cartId).slice(0, 80)));
+    if (this.denied) return Promise.reject(new CartError(this.denied.code, this.denied.detail));
+    const existing = this.opening.get(cartId);
+    if (existing) return existing;
+    const opening = this.openNew(cartId);
+    this.opening.set(cartId, opening);
+    opening.catch(() => {
+      if (this.opening.get(cartId) === opening) this.opening.delete(cartId);
+    });
+    return opening;
+  }
+
+  /** Close every open cart (each saved locally a last time), then the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    await Promise.allSettled([...this.carts.values()].map(({ handle }) => handle.close()));
+    this.socket.disconnect();
+    this.events.clear();
+  }
+
+  private async openNew(cartId: string): Promise<CartHandle> {
+    const initialState = await this.opts.storage.load(cartId);
+    if (this.closed) throw new CartError('E_CART_CLOSED', 'the connection was closed');
+    let wiring: HandleWiring | null = null;
+    const handle = new CartHandle({
+      cartId,
+      socket: this.socket,
+      storage: this.opts.storage,
+      device: this.opts.device,
+      actor: this.actor,
+      initialState,
+      timing: this.timing,
+      saveDebounceMs: this.opts.saveDebounceMs,
+      wire: (w) => (wiring = w),
+      onClose: () => {
+        if (this.carts.get(cartId)?.handle === handle) this.carts.delete(cartId);
+        this.opening.delete(cartId);
+      },
+    });
+    if (!wiring) throw new Error('livecart: handle did not wire itself');
+    const wired: HandleWiring = wiring;
+    this.carts.set(cartId, { handle, wiring: wired });
+    wired.sync.start();
+    const offline = typeof navigator !== 'undefined' && navigator.onLine === false;
+    if (this.unreachable || offline) wired.unreachable();
+    const timer = setTimeout(() => wired.unreachable(), this.opts.openTimeoutMs);
+    try {
+      await wired.ready;
+    } catch (err) {
+      await handle.close();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    return handle;
+  }
+
+  private listen(): void {
+    const socket = this.socket;
+    socket.on('connect', () => {
+      this.unreachable = false;
+      this.reconnectBackoff.reset();
+      for (const { wiring } of this.carts.values()) wiring.sync.onConnect();
+      this.events.emit('connect', undefined);
+    });
+    socket.on('disconnect', (reason) => {
+      for (const { wiring } of this.carts.values()) wiring.sync.onDisconnect();
+      this.events.emit('disconnect', undefined);
+      // The server ended the connection (a node shutting down): socket.io does not reconnect by itself.
+      if (reason === 'io server disconnect') this.reconnectLater();
+    });
+    socket.on('connect_error', (err) => {
+      const error = readWireError(err);
+      // Not active and not retryable: the server refused the token; retrying cannot help.
+      if (!socket.active && error && !error.retryable) return this.deny(error);
+      // Transient (network, server down, retryable refusal): carts work offline meanwhile.
+      this.unreachable = true;
+      for (const { wiring } of this.carts.values()) wiring.unreachable();
+      if (!socket.active) this.reconnectLater();
+    });
+    socket.on('sync', (cartId, frame, meta) => this.carts.get(cartId)?.wiring.sync.onServerSync(frame, meta));
+    socket.on('awareness', (cartId, frame) => this.carts.get(cartId)?.wiring.sync.onServerAwareness(frame));
+    socket.on('cart-closed', (cartId, closed) => this.carts.get(cartId)?.wiring.sync.onCartClosed(closed));
+  }
+
+  /** The server refused this connection's token: stop every cart, report, and try no more. */
+  private deny(error: WireError): void {
+    this.denied = error;
+    for (const { wiring } of this.carts.values()) wiring.sync.stop(error);
+    this.events.emit('error', error);
+  }
+
+  private reconnectLater(): void {
+    if (this.closed || this.reconnectTimer !== null) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.closed && !this.socket.connected && !this.socket.active) this.socket.connect();
+    }, this.reconnectBackoff.delay());
+  }
+}
+
