@@ -8,7 +8,7 @@
  * - remove is set(0): it wins over concurrent adds it did not see; an add made after seeing the
  *   removal brings the line back with that quantity.
  */
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import {
   type Actor,
   type CartFacts,
