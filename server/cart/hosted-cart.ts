@@ -147,9 +147,10 @@ export class HostedCart {
         const before = Y.encodeStateVector(scratch);
         const result = change(scratch);
         const update = Y.encodeStateAsUpdate(scratch, before);
+        const hasLines = liveLineIds(scratch, this.opts.limits.maxQuantity).size > 0;
         scratch.destroy();
         if (isEmptyUpdate(update)) return { result, version: this.version };
-        if (await this.appendAndApply(update, origin, true)) return { result, version: this.version };
+        if (await this.appendAndApply(update, origin, hasLines)) return { result, version: this.version };
         await this.catchUpNow();
       }
       throw new CartError('E_STORAGE_UNAVAILABLE', 'too much contention on the cart log');

@@ -10,6 +10,7 @@ import { encodeAwarenessUpdate } from 'y-protocols/awareness';
 import {
   CartError,
   type ClientToServerEvents,
+  type JoinResult,
   type ServerToClientEvents,
   type SyncAck,
   type WireError,
@@ -125,14 +126,21 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
       registry.release(entry.cart);
     };
 
+    /** Answer a join: the result, then the server's sync step 1 and the cart's current presence. */
+    const welcome = (cartId: string, cart: HostedCart, ack: (res: JoinResult) => void): void => {
+      ack({ ok: true, version: cart.version, role: socket.data.principal.role, subject: socket.data.principal.subject, limits: config.limits });
+      socket.emit('sync', cartId, writeSyncStep1(Y.encodeStateVector(cart.doc)), null);
+      const presence = presenceSnapshot(cart);
+      if (presence) socket.emit('awareness', cartId, presence);
+    };
+
     socket.on('join', (cartId, hello, ack) => {
       if (typeof ack !== 'function') return metrics.dropped({ event: 'join' });
       const denied = admit(cartId);
       if (denied) return reject(denied, ack);
-      if (joined.has(cartId)) {
-        const entry = joined.get(cartId)!;
-        return ack({ ok: true, version: entry.cart.version, role: socket.data.principal.role, subject: socket.data.principal.subject, limits: config.limits });
-      }
+      const already = joined.get(cartId);
+      // Joining again is how a device asks for a fresh sync: answered like a first join.
+      if (already) return welcome(cartId, already.cart, ack);
       if (joined.size >= config.maxCartsPerSocket) return reject(new CartError('E_TOO_MANY_CARTS').toWire(), ack);
       try {
         Auth.checkGrant(socket.data.principal, cartId);
@@ -151,10 +159,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
           };
           joined.set(cartId, entry);
           void socket.join(roomOf(cartId));
-          ack({ ok: true, version: cart.version, role: socket.data.principal.role, subject: socket.data.principal.subject, limits: config.limits });
-          socket.emit('sync', cartId, writeSyncStep1(Y.encodeStateVector(cart.doc)), null);
-          const presence = presenceSnapshot(cart);
-          if (presence) socket.emit('awareness', cartId, presence);
+          welcome(cartId, cart, ack);
         },
         (err: unknown) => reject(toWire(err instanceof CartError ? err : new CartError('E_STORAGE_UNAVAILABLE'), log), ack),
       );
