@@ -14,6 +14,7 @@ import { compactCart, startCompactionWorker } from '../workers/compaction.ts';
 import { type TestNode, startNode } from './helpers/node.ts';
 import { RawDevice } from './helpers/raw-device.ts';
 import { waitFor } from './helpers/wait.ts';
+import { prng } from './helpers/prng.ts';
 
 const TTL_MS = 24 * 3600_000;
 const ACTOR: Actor = { id: 'history-writer', role: 'customer' };
@@ -26,18 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await node.close();
 });
-
-/** Deterministic PRNG (mulberry32), so a failure replays the same history. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A writer of cart history: one Y.Doc changed with cart ops (add, set, remove, note and coupon edits),

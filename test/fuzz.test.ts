@@ -39,25 +39,16 @@ import {
 import { type TestNode, startNode } from './helpers/node.ts';
 import { RawDevice, connectSocket } from './helpers/raw-device.ts';
 import { once, waitFor } from './helpers/wait.ts';
+import { prng } from './helpers/prng.ts';
 
 const SEED = process.env.FUZZ_SEED === undefined ? 0x1ca7c0de : Number(process.env.FUZZ_SEED) >>> 0;
 const FUZZER: Actor = { id: 'fuzzer', role: 'customer' };
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   private readonly next: () => number;
   constructor(seed: number) {
-    this.next = mulberry32(seed);
+    this.next = prng(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
