@@ -115,6 +115,9 @@ const STRING_VARS = new Set([
   'LIVECART_LOG_LEVEL',
 ]);
 
+/** Every environment variable the server reads (README "Configuration" documents each). */
+export const CONFIG_VARIABLES: readonly string[] = [...STRING_VARS, ...Object.keys(INT_VARS), ...Object.keys(LIMIT_VARS)];
+
 function parseInteger(name: string, raw: string, min: number, max: number): number {
   if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
   const value = Number(raw);

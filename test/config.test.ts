@@ -1,11 +1,11 @@
 /** Configuration is validated at start: bad or unknown values stop the process with a clear message. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CONFIG, loadConfig } from '../server/config.ts';
+import { CONFIG_VARIABLES, ConfigError, DEFAULT_CONFIG, loadConfig } from '../server/config.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -73,5 +73,14 @@ describe('start-up', () => {
     expect(res.status).toBe(1);
     expect(res.stderr).toContain('no redis-server on PATH');
     expect(res.stderr).toContain('apt-get install redis-server');
+  });
+});
+
+describe('README', () => {
+  it('documents exactly the variables the server reads', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+    const documented = new Set([...table.matchAll(/`((?:LIVECART_|REDIS_|PORT|HOST)[A-Z_]*)`/g)].map((m) => m[1]));
+    expect([...documented].sort()).toEqual([...CONFIG_VARIABLES].sort());
   });
 });
