@@ -21,7 +21,7 @@ import { cartRoutes } from './rest/carts.ts';
 import { catalogRoutes } from './rest/catalog.ts';
 import { errorHandler, notFound } from './rest/http-errors.ts';
 import { Idempotency } from './rest/idempotency.ts';
-import { type CartServer, attachSocketTransport } from './transport/socketio.ts';
+import { type CartServer, attachSocketTransport, roomOf } from './transport/socketio.ts';
 import { createYwsEndpoint } from './transport/yws.ts';
 
 export interface CartServerOptions {
@@ -129,6 +129,8 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       }),
     async close() {
       yws.closeAll(CLOSE.SHUTTING_DOWN);
+      // Tell devices why their carts go quiet, so they reconnect (elsewhere) instead of waiting.
+      for (const cartId of registry.ids()) io.to(roomOf(cartId)).emit('cart-closed', cartId, { reason: CLOSE.SHUTTING_DOWN.name });
       await new Promise<void>((resolve) => io.close(() => resolve()));
       http.closeAllConnections();
       registry.clear();

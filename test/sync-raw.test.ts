@@ -30,3 +30,15 @@ describe('wire protocol (raw devices)', () => {
     b.close();
   });
 });
+
+describe('shutdown', () => {
+  it('tells joined devices their carts close because the node shuts down', async () => {
+    const own = await startNode();
+    const { cartId, token } = await own.createCart();
+    const device = await RawDevice.open(own.url, token, cartId);
+    const closed = new Promise((resolve) => device.socket.once('cart-closed', (id, info) => resolve([id, info])));
+    await own.close();
+    expect(await closed).toEqual([cartId, { reason: 'shutting-down' }]);
+    device.close();
+  });
+});

@@ -88,6 +88,11 @@ export class CartRegistry {
     cart.unloadTimer.unref();
   }
 
+  /** Ids of the carts hosted now. */
+  ids(): string[] {
+    return [...this.carts.keys()];
+  }
+
   /** Drop every hosted cart (shutdown). */
   clear(): void {
     for (const cart of this.carts.values()) cart.destroy();
