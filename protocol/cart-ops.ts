@@ -187,8 +187,10 @@ export interface LineView {
   addedAt: number | null;
   unitPrice: Money | null;
   listPrice: Money | null;
+  discount: Money | null;
   lineTotal: Money | null;
   available: number | null;
+  addedPrice: Money | null;
   warnings: Warning[];
 }
 
@@ -220,8 +222,10 @@ export function readCart(doc: Y.Doc, limits: Pick<CartLimits, 'maxQuantity'> = D
       addedAt: intent?.addedAt ?? null,
       unitPrice: facts?.unitPrice ?? null,
       listPrice: facts?.listPrice ?? null,
+      discount: facts?.discount ?? null,
       lineTotal: facts?.lineTotal ?? null,
       available: facts?.available ?? null,
+      addedPrice: facts?.addedPrice ?? null,
       warnings: facts?.warnings ?? [],
     });
   }

@@ -6,3 +6,4 @@ export * from './validate.ts';
 export * from './codec.ts';
 export * from './events.ts';
 export * from './origin.ts';
+export * from './pricing-types.ts';

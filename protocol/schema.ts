@@ -67,10 +67,18 @@ export interface Warning {
 
 /** `facts[lineId]`: server-computed facts of a line. */
 export interface LineFacts {
+  /** Price per unit after segment prices and volume tiers; null when unknown. */
   unitPrice: Money | null;
+  /** The catalog's list price per unit. */
   listPrice: Money | null;
+  /** Promotions and coupons on this line. */
+  discount: Money | null;
+  /** unitPrice × quantity − discount; null when the line is not priced (unknown, out of stock). */
   lineTotal: Money | null;
+  /** Units in stock (null: not verified). */
   available: number | null;
+  /** The unit price when the line was first priced (PRICE_CHANGED compares against it). */
+  addedPrice: Money | null;
   warnings: Warning[];
 }
 
