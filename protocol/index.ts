@@ -7,3 +7,5 @@ export * from './codec.ts';
 export * from './events.ts';
 export * from './origin.ts';
 export * from './pricing-types.ts';
+export * from './pricing.ts';
+export * from './capture.ts';

@@ -11,12 +11,18 @@ import { CLOSE } from '../protocol/index.ts';
 import { Auth } from './auth.ts';
 import { CartRegistry } from './cart/registry.ts';
 import { CatalogStore } from './catalog/catalog-store.ts';
+import type { CatalogChangeSink } from './catalog/change-sink.ts';
+import { RulesStore } from './catalog/rules-store.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { Metrics, createServerMetrics } from './metrics.ts';
 import { Queues } from './queues.ts';
+import { fanoutSink } from './revalidation/fanout-sink.ts';
+import { subscribeCartChanged } from './revalidation/notify.ts';
+import { RevalidationRequester } from './revalidation/requester.ts';
 import { CartStore } from './redis/cart-store.ts';
 import { adminRoutes } from './rest/admin.ts';
+import { adminCatalogRoutes } from './rest/admin-catalog.ts';
 import { cartRoutes } from './rest/carts.ts';
 import { catalogRoutes } from './rest/catalog.ts';
 import { errorHandler, notFound } from './rest/http-errors.ts';
@@ -31,6 +37,10 @@ export interface CartServerOptions {
   /** Secret for HS256 tokens (config.jwtSecret, or the dev secret main.ts generated). */
   jwtSecret: string;
   log: Logger;
+  /** Shared with the workers when they run in the same process (one /metrics for both). */
+  metrics?: Metrics;
+  /** Told about every catalog and pricing-rule change the admin API stores (default: nobody). */
+  catalogSink?: CatalogChangeSink;
 }
 
 export interface CartServerNode {
@@ -40,6 +50,7 @@ export interface CartServerNode {
   registry: CartRegistry;
   store: CartStore;
   catalog: CatalogStore;
+  rules: RulesStore;
   metrics: Metrics;
   serverMetrics: ReturnType<typeof createServerMetrics>;
   /** Start listening; resolves with the bound port. */
@@ -49,12 +60,14 @@ export interface CartServerNode {
 
 export function createCartServer(opts: CartServerOptions): CartServerNode {
   const { config, redis, log } = opts;
-  const metrics = new Metrics();
+  const metrics = opts.metrics ?? new Metrics();
   const serverMetrics = createServerMetrics(metrics);
   const auth = new Auth(opts.jwtSecret);
   const store = new CartStore(redis, config.keyPrefix);
   const catalog = new CatalogStore(redis, config.keyPrefix);
+  const rules = new RulesStore(redis, config.keyPrefix);
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
+  const revalidation = new RevalidationRequester(queues, log);
   const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds);
   const registry = new CartRegistry({
     store,
@@ -66,6 +79,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     requestCompaction: (cartId) => {
       queues.requestCompaction(cartId).catch((err: unknown) => log.warn('could not enqueue compaction', { cartId, err }));
     },
+    requestRevalidation: (cartId) => revalidation.request(cartId),
     log,
   });
 
@@ -86,12 +100,13 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     ]);
     res.status(ready ? 200 : 503).json({ ready, redis: ready ? 'ok' : 'unavailable' });
   });
-  app.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(metrics.render());
+  app.get('/metrics', async (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(await metrics.render());
   });
   app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
   app.use(catalogRoutes(catalog));
   app.use(adminRoutes(auth, config.adminToken));
+  app.use(adminCatalogRoutes({ catalog, rules, sink: opts.catalogSink ?? fanoutSink(queues, log), adminToken: config.adminToken, log }));
   app.use(notFound);
   app.use(errorHandler(log, serverMetrics));
 
@@ -110,6 +125,13 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     if (!(req.url ?? '').startsWith('/socket.io/')) socket.destroy();
   });
 
+  // Corrections written by workers reach this node's devices through a catch-up from the log.
+  const subscriber = redis.duplicate();
+  subscriber.on('error', (err) => log.warn('subscriber connection error', { err }));
+  const subscribed = subscribeCartChanged(subscriber, config.keyPrefix, (cartId) => {
+    registry.changedElsewhere(cartId).catch((err: unknown) => log.warn('catch-up after a worker change failed', { cartId, err }));
+  }).catch((err: unknown) => log.error('could not subscribe to cart changes', { err }));
+
   metrics.gauge('livecart_hosted_carts', 'Carts loaded on this node.', () => registry.size);
   metrics.gauge('livecart_connected_devices', 'Socket.IO connections on this node.', () => io.engine.clientsCount);
 
@@ -120,13 +142,16 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     registry,
     store,
     catalog,
+    rules,
     metrics,
     serverMetrics,
-    listen: () =>
-      new Promise((resolve, reject) => {
+    listen: async () => {
+      await subscribed;
+      return new Promise((resolve, reject) => {
         http.once('error', reject);
         http.listen(config.port, config.host, () => resolve((http.address() as AddressInfo).port));
-      }),
+      });
+    },
     async close() {
       yws.closeAll(CLOSE.SHUTTING_DOWN);
       // Tell devices why their carts go quiet, so they reconnect (elsewhere) instead of waiting.
@@ -135,6 +160,8 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       http.closeAllConnections();
       registry.clear();
       await queues.close();
+      await subscribed;
+      subscriber.disconnect();
     },
   };
 }

@@ -42,8 +42,17 @@ export interface Config {
   /** Largest REST JSON body. */
   maxJsonBytes: number;
   limits: CartLimits;
-  /** Seed the demo catalog when the catalog is empty. */
+  /** Seed the demo catalog when it is empty, and the demo pricing rules when none were ever stored. */
   seedCatalog: boolean;
+  /** A shop's own pricing / inventory services (see protocol/SPEC.md §13); unset: the built-in catalog. */
+  pricingUrl: string | null;
+  inventoryUrl: string | null;
+  /** Time budget of one provider request; past it the request counts as failed (and is retried). */
+  providerTimeoutMs: number;
+  /** How long a worker holds a job before another worker may take it over (a crashed worker's jobs wait this long). */
+  jobLockMs: number;
+  /** Revalidations one worker process runs at once. */
+  workerConcurrency: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -69,6 +78,11 @@ export const DEFAULT_CONFIG: Config = {
   maxJsonBytes: 64 * 1024,
   limits: DEFAULT_LIMITS,
   seedCatalog: true,
+  pricingUrl: null,
+  inventoryUrl: null,
+  providerTimeoutMs: 800,
+  jobLockMs: 30_000,
+  workerConcurrency: 16,
   logLevel: 'info',
 };
 
@@ -93,6 +107,9 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_SOCKET_BURST: ['socketBurst', 1, 1_000_000],
   LIVECART_MAX_CARTS_PER_SOCKET: ['maxCartsPerSocket', 1, 1000],
   LIVECART_MAX_JSON_BYTES: ['maxJsonBytes', 1024, 16 * 1024 * 1024],
+  LIVECART_PROVIDER_TIMEOUT_MS: ['providerTimeoutMs', 50, 60_000],
+  LIVECART_JOB_LOCK_MS: ['jobLockMs', 500, 600_000],
+  LIVECART_WORKER_CONCURRENCY: ['workerConcurrency', 1, 256],
 };
 
 const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {
@@ -113,6 +130,8 @@ const STRING_VARS = new Set([
   'LIVECART_KEY_PREFIX',
   'LIVECART_SEED_CATALOG',
   'LIVECART_LOG_LEVEL',
+  'LIVECART_PRICING_URL',
+  'LIVECART_INVENTORY_URL',
 ]);
 
 /** Every environment variable the server reads (README "Configuration" documents each). */
@@ -152,6 +171,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = 
   config.adminToken = str('LIVECART_ADMIN_TOKEN') ?? config.adminToken;
   config.dataDir = str('LIVECART_DATA_DIR') ?? config.dataDir;
   config.keyPrefix = str('LIVECART_KEY_PREFIX') ?? config.keyPrefix;
+  config.pricingUrl = str('LIVECART_PRICING_URL') ?? config.pricingUrl;
+  config.inventoryUrl = str('LIVECART_INVENTORY_URL') ?? config.inventoryUrl;
+  for (const [name, url] of [['LIVECART_PRICING_URL', config.pricingUrl], ['LIVECART_INVENTORY_URL', config.inventoryUrl]] as const) {
+    if (url !== null && !/^https?:\/\/\S+$/.test(url)) throw new ConfigError(`${name} must be an http(s) URL`);
+  }
   const seed = str('LIVECART_SEED_CATALOG');
   if (seed !== null) {
     if (seed !== 'true' && seed !== 'false') throw new ConfigError('LIVECART_SEED_CATALOG must be true or false');

@@ -3,14 +3,15 @@
  * `--role worker`: the split roles of a cluster. With no REDIS_URL, runs a private redis-server.
  */
 import { Redis } from 'ioredis';
-import type { Worker } from 'bullmq';
-import { startCompactionWorker } from '../workers/compaction.ts';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { type Workers, providerFromConfig, startWorkers } from '../workers/index.ts';
 import { createCartServer, type CartServerNode } from './app.ts';
-import { loadSeed } from './catalog/catalog-store.ts';
+import { CatalogStore, loadSeed } from './catalog/catalog-store.ts';
+import { RulesStore, loadRulesSeed } from './catalog/rules-store.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { type EmbeddedRedis, EmbeddedRedisError, devJwtSecret, startRedisServer } from './embedded-redis.ts';
 import { createLogger } from './log.ts';
-import { CartStore } from './redis/cart-store.ts';
+import { Metrics } from './metrics.ts';
 
 type Role = 'all' | 'server' | 'worker';
 
@@ -58,11 +59,17 @@ async function main(): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
   redis.on('error', (err) => log.warn('redis connection error', { err }));
 
+  // One registry per process: with --role all, /metrics shows the node's and the workers' series.
+  const metrics = new Metrics();
   let node: CartServerNode | null = null;
-  const workers: Worker[] = [];
+  let workers: Workers | null = null;
+  let workerHttp: HttpServer | null = null;
   if (role === 'all' || role === 'server') {
-    node = createCartServer({ config, redis, jwtSecret, log });
-    if (config.seedCatalog && (await node.catalog.seedIfEmpty(loadSeed()))) log.info('seeded the demo catalog');
+    node = createCartServer({ config, redis, jwtSecret, log, metrics });
+    if (config.seedCatalog) {
+      if (await node.catalog.seedIfEmpty(loadSeed())) log.info('seeded the demo catalog');
+      if (await node.rules.seedIfEmpty(loadRulesSeed())) log.info('seeded the demo pricing rules');
+    }
     const port = await node.listen();
     const base = `http://localhost:${port}`;
     log.info('livecart listening', { url: base });
@@ -76,8 +83,19 @@ async function main(): Promise<void> {
   if (role === 'all' || role === 'worker') {
     const workerRedis = new Redis(redisUrl, { maxRetriesPerRequest: null });
     workerRedis.on('error', (err) => log.warn('worker redis connection error', { err }));
-    workers.push(startCompactionWorker(workerRedis, config.keyPrefix, new CartStore(redis, config.keyPrefix), log));
-    log.info('workers started', { queues: ['compact'] });
+    const catalog = new CatalogStore(redis, config.keyPrefix);
+    workers = startWorkers({
+      connection: workerRedis,
+      redis,
+      config,
+      metrics,
+      log,
+      provider: providerFromConfig(config, catalog, log),
+      catalog,
+      rules: new RulesStore(redis, config.keyPrefix),
+    });
+    log.info('workers started', { queues: ['compact', 'revalidate', 'fanout'], pricing: config.pricingUrl ?? 'built-in catalog', inventory: config.inventoryUrl ?? 'built-in catalog' });
+    if (role === 'worker') workerHttp = await serveWorkerHealth(config, metrics);
   }
 
   let stopping = false;
@@ -89,7 +107,8 @@ async function main(): Promise<void> {
     deadline.unref();
     try {
       if (node) await node.close();
-      await Promise.all(workers.map((w) => w.close()));
+      workerHttp?.close();
+      if (workers) await workers.close();
       redis.disconnect();
       if (embedded) await embedded.stop();
     } finally {
@@ -99,6 +118,23 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { err: reason instanceof Error ? reason : String(reason) }));
+}
+
+/** A worker-only process answers GET /healthz and GET /metrics on PORT (for probes and scrapers). */
+function serveWorkerHealth(config: Config, metrics: Metrics): Promise<HttpServer> {
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    } else if (req.url === '/metrics') {
+      metrics.render().then((text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text));
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"E_NOT_FOUND","message":"No such route.","retryable":false}}');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve(server));
+  });
 }
 
 main().catch((err: unknown) => {

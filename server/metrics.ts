@@ -1,35 +1,67 @@
 /**
- * Counters and gauges of this process, rendered in the Prometheus text format at GET /metrics.
- * Kept dependency-free: a handful of named series, no labels beyond a fixed `code`/`transport`.
+ * Counters, gauges and histograms of this process, rendered in the Prometheus text format at
+ * GET /metrics. Dependency-free: a handful of named series with fixed, low-cardinality labels.
  */
+type Labels = Record<string, string>;
+
+function labelKey(labels: Labels): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
+    .join(',');
+}
+
+interface Histogram {
+  help: string;
+  buckets: number[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 export class Metrics {
   private readonly counters = new Map<string, { help: string; values: Map<string, number> }>();
-  private readonly gauges = new Map<string, { help: string; read: () => number }>();
+  private readonly gauges = new Map<string, { help: string; read: () => number | Promise<number> }>();
+  private readonly histograms = new Map<string, Histogram>();
 
-  counter(name: string, help: string): (labels?: Record<string, string>, by?: number) => void {
-    const series = { help, values: new Map<string, number>() };
+  /** A counter; registering a name again returns the same series (workers restart, the registry stays). */
+  counter(name: string, help: string): (labels?: Labels, by?: number) => void {
+    const series = this.counters.get(name) ?? { help, values: new Map<string, number>() };
     this.counters.set(name, series);
     return (labels = {}, by = 1) => {
-      const key = Object.entries(labels)
-        .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
-        .join(',');
+      const key = labelKey(labels);
       series.values.set(key, (series.values.get(key) ?? 0) + by);
     };
   }
 
-  gauge(name: string, help: string, read: () => number): void {
+  /** A gauge read when /metrics is scraped (it may ask Redis, e.g. a queue's depth). */
+  gauge(name: string, help: string, read: () => number | Promise<number>): void {
     this.gauges.set(name, { help, read });
   }
 
-  /** Current value of a counter series (tests use it to check that bad input is counted). */
-  value(name: string, labels: Record<string, string> = {}): number {
-    const key = Object.entries(labels)
-      .map(([k, v]) => `${k}="${v}"`)
-      .join(',');
-    return this.counters.get(name)?.values.get(key) ?? 0;
+  /** A histogram with upper bounds `buckets` (ascending); returns its observe function. */
+  histogram(name: string, help: string, buckets: number[]): (value: number) => void {
+    const h: Histogram = this.histograms.get(name) ?? { help, buckets, counts: buckets.map(() => 0), sum: 0, count: 0 };
+    this.histograms.set(name, h);
+    return (value) => {
+      h.sum += value;
+      h.count += 1;
+      buckets.forEach((b, i) => {
+        if (value <= b) h.counts[i]! += 1;
+      });
+    };
   }
 
-  render(): string {
+  /** Current value of a counter series (tests use it to check that bad input is counted). */
+  value(name: string, labels: Labels = {}): number {
+    return this.counters.get(name)?.values.get(labelKey(labels)) ?? 0;
+  }
+
+  /** Observations of a histogram so far. */
+  observations(name: string): number {
+    return this.histograms.get(name)?.count ?? 0;
+  }
+
+  async render(): Promise<string> {
     const out: string[] = [];
     for (const [name, { help, values }] of this.counters) {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
@@ -37,7 +69,18 @@ export class Metrics {
       for (const [key, v] of values) out.push(key ? `${name}{${key}} ${v}` : `${name} ${v}`);
     }
     for (const [name, { help, read }] of this.gauges) {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${read()}`);
+      let value: number;
+      try {
+        value = await read();
+      } catch {
+        value = Number.NaN;
+      }
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);
+    }
+    for (const [name, h] of this.histograms) {
+      out.push(`# HELP ${name} ${h.help}`, `# TYPE ${name} histogram`);
+      h.buckets.forEach((b, i) => out.push(`${name}_bucket{le="${b}"} ${h.counts[i]}`));
+      out.push(`${name}_bucket{le="+Inf"} ${h.count}`, `${name}_sum ${h.sum}`, `${name}_count ${h.count}`);
     }
     return out.join('\n') + '\n';
   }
@@ -53,3 +96,14 @@ export function createServerMetrics(metrics: Metrics) {
 }
 
 export type ServerMetrics = ReturnType<typeof createServerMetrics>;
+
+/** The series the workers export. */
+export function createWorkerMetrics(metrics: Metrics) {
+  return {
+    jobs: metrics.counter('livecart_jobs_total', 'Jobs processed, by queue and outcome (completed, failed).'),
+    corrections: metrics.counter('livecart_corrections_total', 'Revalidations that wrote a correction to the cart log.'),
+    lag: metrics.histogram('livecart_revalidation_lag_seconds', 'From an accepted change to the revalidation that saw it being applied.', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
+  };
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -313,7 +313,7 @@ describe('health, catalog, metrics, admin', () => {
     expect(res.status).toBe(200);
     expect(res.body.products).toHaveLength(seed.length);
     expect(res.body.products.map((p: { sku: string }) => p.sku)).toEqual(seed.map((p) => p.sku).sort());
-    expect(res.body.products[0]).toMatchObject({ sku: expect.any(String), name: expect.any(String), price: { amount: expect.any(Number), currency: expect.any(String) } });
+    expect(res.body.products[0]).toMatchObject({ sku: expect.any(String), name: expect.any(String), price: { amount: expect.any(Number), currency: 'USD' }, prices: { USD: expect.any(Number) } });
   });
 
   it('GET /metrics exposes livecart_changes_total', async () => {

@@ -38,9 +38,8 @@ export function startCompactionWorker(connection: Redis, keyPrefix: string, stor
   const worker = new Worker<CompactJob, CompactionResult>(COMPACT_QUEUE, (job: Job<CompactJob>) => compactCart(store, job.data.cartId), {
     connection,
     prefix: bullPrefix(keyPrefix),
-    concurrency: 4,
+    concurrency: 2,
   });
-  worker.on('failed', (job, err) => log.warn('compaction failed', { cartId: job?.data.cartId, err }));
   worker.on('error', (err) => log.warn('compaction worker error', { err }));
   return worker;
 }

@@ -12,6 +12,7 @@ import {
   type ChangeOrigin,
   CartError,
   LOG_ORIGIN,
+  captureChange,
   liveLineIds,
   validateUpdate,
 } from '../../protocol/index.ts';
@@ -26,6 +27,8 @@ export interface HostedCartOptions {
   compactAfterChanges: number;
   /** Called when the log has grown enough since the last snapshot to be worth folding. */
   requestCompaction: (cartId: string) => void;
+  /** Called after every accepted intent change (device, stock Yjs client, REST). */
+  requestRevalidation: (cartId: string) => void;
   log: Logger;
 }
 
@@ -33,12 +36,6 @@ export type ChangeListener = (update: Uint8Array, meta: ChangeMeta, origin: Chan
 
 /** How many times a write retries after losing the compare-and-set to another writer of the log. */
 const MAX_APPEND_ATTEMPTS = 8;
-
-/** True when an update carries neither new items nor deletions (the change was a no-op). */
-function isEmptyUpdate(update: Uint8Array): boolean {
-  const { structs, ds } = Y.decodeUpdate(update);
-  return structs.length === 0 && ds.clients.size === 0;
-}
 
 function originTag(origin: ChangeOrigin): string {
   return origin.kind;
@@ -49,6 +46,8 @@ export class HostedCart {
   readonly awareness: Awareness;
   /** Version of the log this doc is equal to. */
   version = 0;
+  /** The last version a revalidation saw, as of the last load from the log. */
+  revalidated = 0;
   private readonly listeners = new Set<ChangeListener>();
   private tail: Promise<unknown> = Promise.resolve();
   /** Devices and connections using this cart on this node (for idle unload). */
@@ -81,23 +80,41 @@ export class HostedCart {
     return this.serialize(() => this.catchUpNow());
   }
 
+  /**
+   * Apply what the log has beyond this doc's version, and pass each change on to the listeners
+   * (devices on this node) with its log position: changes written elsewhere (a worker, another
+   * node) reach devices this way.
+   */
   private async catchUpNow(): Promise<void> {
-    const loaded = await this.opts.store.load(this.cartId, this.version);
-    if (loaded.version < this.version) {
+    const from = this.version;
+    const loaded = await this.opts.store.load(this.cartId, from);
+    if (loaded.version < from) {
       await this.reseed(loaded.version);
       return;
     }
-    if (loaded.snapshot || loaded.updates.length > 0) {
+    const changes: Array<[Uint8Array, ChangeMeta]> = [];
+    let prev = from;
+    if (loaded.snapshot) {
+      changes.push([loaded.snapshot, { version: loaded.snapVersion, prev }]);
+      prev = loaded.snapVersion;
+    }
+    loaded.updates.forEach((update, i) => {
+      const version = loaded.versions[i] ?? prev;
+      changes.push([update, { version, prev }]);
+      prev = version;
+    });
+    if (changes.length > 0) {
       Y.transact(
         this.doc,
         () => {
-          if (loaded.snapshot) Y.applyUpdate(this.doc, loaded.snapshot, LOG_ORIGIN);
-          for (const update of loaded.updates) Y.applyUpdate(this.doc, update, LOG_ORIGIN);
+          for (const [update] of changes) Y.applyUpdate(this.doc, update, LOG_ORIGIN);
         },
         LOG_ORIGIN,
       );
     }
     this.version = loaded.version;
+    this.revalidated = loaded.revalidated;
+    for (const [update, meta] of changes) this.notify(update, meta, LOG_ORIGIN);
   }
 
   /**
@@ -144,12 +161,10 @@ export class HostedCart {
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
         const scratch = new Y.Doc({ gc: true });
         Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.doc));
-        const before = Y.encodeStateVector(scratch);
-        const result = change(scratch);
-        const update = Y.encodeStateAsUpdate(scratch, before);
+        const { result, update } = captureChange(scratch, change);
         const hasLines = liveLineIds(scratch, this.opts.limits.maxQuantity).size > 0;
         scratch.destroy();
-        if (isEmptyUpdate(update)) return { result, version: this.version };
+        if (update === null) return { result, version: this.version };
         if (await this.appendAndApply(update, origin, hasLines)) return { result, version: this.version };
         await this.catchUpNow();
       }
@@ -169,6 +184,13 @@ export class HostedCart {
     const meta: ChangeMeta = { version: res.version, prev: this.version };
     Y.applyUpdate(this.doc, update, origin);
     this.version = res.version;
+    this.notify(update, meta, origin);
+    if (origin.kind === 'client' || origin.kind === 'yws' || origin.kind === 'rest') this.opts.requestRevalidation(this.cartId);
+    if (res.version - res.snapVersion >= this.opts.compactAfterChanges) this.opts.requestCompaction(this.cartId);
+    return true;
+  }
+
+  private notify(update: Uint8Array, meta: ChangeMeta, origin: ChangeOrigin): void {
     for (const listener of this.listeners) {
       try {
         listener(update, meta, origin);
@@ -176,8 +198,6 @@ export class HostedCart {
         this.opts.log.error('change listener failed', { cartId: this.cartId, err });
       }
     }
-    if (res.version - res.snapVersion >= this.opts.compactAfterChanges) this.opts.requestCompaction(this.cartId);
-    return true;
   }
 
   destroy(): void {

@@ -28,11 +28,32 @@ export class CartRegistry {
     return this.carts.get(cartId);
   }
 
-  /** The hosted cart, loaded and caught up with the log. */
-  async get(cartId: string): Promise<HostedCart> {
+  /**
+   * The log of `cartId` grew elsewhere (a worker, another node): bring this node's copy up to date,
+   * which relays the change to its devices. A cart still loading catches up once loaded, since its
+   * load may have read the log just before the change.
+   */
+  changedElsewhere(cartId: string): Promise<void> {
+    const hosted = this.carts.get(cartId);
+    if (hosted) return hosted.catchUp();
+    const loading = this.loading.get(cartId);
+    return loading ? loading.then((cart) => cart.catchUp()) : Promise.resolve();
+  }
+
+  /**
+   * The hosted cart, loaded, caught up with the log and retained: it stays loaded until the caller
+   * calls release(). Retained before any wait, so an idle unload can never hand out a dead cart.
+   */
+  async acquire(cartId: string): Promise<HostedCart> {
     const hosted = this.carts.get(cartId);
     if (hosted) {
-      await hosted.catchUp();
+      this.retain(hosted);
+      try {
+        await hosted.catchUp();
+      } catch (err) {
+        this.release(hosted);
+        throw err;
+      }
       return hosted;
     }
     let pending = this.loading.get(cartId);
@@ -44,7 +65,10 @@ export class CartRegistry {
         () => this.loading.delete(cartId),
       );
     }
-    return pending;
+    const cart = await pending;
+    // Only microtasks ran since the load finished, so no unload timer can have fired.
+    this.retain(cart);
+    return cart;
   }
 
   private async load(cartId: string): Promise<HostedCart> {
@@ -57,13 +81,12 @@ export class CartRegistry {
     }
     this.carts.set(cartId, cart);
     for (const hook of this.loadHooks) hook(cart);
-    // Loaded for a one-off use (REST): unload after the idle delay unless someone retains it.
-    this.scheduleUnload(cart);
+    // A change whose node died before it asked for a revalidation is caught here, on the next load.
+    if (cart.version > cart.revalidated) this.opts.requestRevalidation(cartId);
     return cart;
   }
 
-  /** Mark the cart in use (a device joined). Pair with release(). */
-  retain(cart: HostedCart): void {
+  private retain(cart: HostedCart): void {
     cart.users += 1;
     if (cart.unloadTimer) {
       clearTimeout(cart.unloadTimer);

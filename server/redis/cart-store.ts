@@ -12,6 +12,7 @@ const SCRIPTS = {
   appendUpdate: { numberOfKeys: 3, lua: lua('appendUpdate-3.lua') },
   loadCart: { numberOfKeys: 3, lua: lua('loadCart-3.lua') },
   saveSnapshot: { numberOfKeys: 3, lua: lua('saveSnapshot-3.lua') },
+  markRevalidated: { numberOfKeys: 1, lua: lua('markRevalidated-1.lua') },
 } as const;
 
 type ScriptReply = Array<number | Buffer | null>;
@@ -20,6 +21,7 @@ interface ScriptedRedis {
   appendUpdateBuffer(k1: string, k2: string, k3: string, ...args: Array<string | number | Buffer>): Promise<ScriptReply>;
   loadCartBuffer(k1: string, k2: string, k3: string, from: number): Promise<ScriptReply>;
   saveSnapshot(k1: string, k2: string, k3: string, snapshot: Buffer, version: number): Promise<number>;
+  markRevalidated(meta: string, version: number): Promise<number>;
 }
 
 /** Register the scripts on a connection (idempotent). ioredis sends EVALSHA and falls back to EVAL. */
@@ -49,8 +51,14 @@ export interface LoadResult {
   version: number;
   /** Present when the caller was behind the last snapshot. */
   snapshot: Uint8Array | null;
+  /** The version the snapshot includes (whether or not it was returned). */
+  snapVersion: number;
   /** Updates after the caller's version (or after the snapshot), oldest first. */
   updates: Uint8Array[];
+  /** The version of each of `updates`. */
+  versions: number[];
+  /** The last version a revalidation saw (0: never). */
+  revalidated: number;
 }
 
 function toInt(v: number | Buffer | null | undefined): number {
@@ -87,16 +95,25 @@ export class CartStore {
     const reply = await this.redis.loadCartBuffer(k.meta, k.log, k.snap, fromVersion);
     const snapshot = reply[1] instanceof Buffer ? new Uint8Array(reply[1]) : null;
     const updates: Uint8Array[] = [];
-    for (let i = 2; i < reply.length; i++) {
-      const entry = reply[i];
-      if (entry instanceof Buffer) updates.push(new Uint8Array(entry));
+    const versions: number[] = [];
+    for (let i = 4; i + 1 < reply.length; i += 2) {
+      const entry = reply[i + 1];
+      if (!(entry instanceof Buffer)) continue;
+      versions.push(toInt(reply[i]));
+      updates.push(new Uint8Array(entry));
     }
-    return { version: toInt(reply[0]), snapshot, updates };
+    return { version: toInt(reply[0]), snapshot, snapVersion: toInt(reply[2]), revalidated: toInt(reply[3]), updates, versions };
   }
 
   async saveSnapshot(cartId: string, snapshot: Uint8Array, version: number): Promise<boolean> {
     const k = this.keys(cartId);
     return (await this.redis.saveSnapshot(k.meta, k.log, k.snap, Buffer.from(snapshot), version)) === 1;
+  }
+
+  /** Record that a revalidation saw the cart up to `version` (never moves back; never recreates a gone cart). */
+  async markRevalidated(cartId: string, version: number): Promise<void> {
+    const k = this.keys(cartId);
+    await this.redis.markRevalidated(k.meta, version);
   }
 
   async exists(cartId: string): Promise<boolean> {

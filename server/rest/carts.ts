@@ -71,11 +71,18 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     return cartId;
   };
 
+  /** The cart, kept loaded until the response is done. */
+  const holdCart = async (cartId: string, res: Response): Promise<HostedCart> => {
+    const cart = await registry.acquire(cartId);
+    res.once('close', () => registry.release(cart));
+    return cart;
+  };
+
   /** Authorize, then load the cart; 404 when it does not exist. */
-  const openCart = async (req: Request): Promise<{ cartId: string; principal: Principal; cart: HostedCart }> => {
+  const openCart = async (req: Request, res: Response): Promise<{ cartId: string; principal: Principal; cart: HostedCart }> => {
     const cartId = cartIdParam(req);
     const principal = await auth.authorize(bearer(req), cartId);
-    const cart = await registry.get(cartId);
+    const cart = await holdCart(cartId, res);
     if (cart.version === 0) throw new CartError('E_CART_NOT_FOUND');
     return { cartId, principal, cart };
   };
@@ -103,7 +110,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     onlyKeys(body, []);
     const outcome = await idempotency.run(idempotencyKey(req), { cartId: 'new', subject: principal?.subject ?? 'anonymous' }, { route: 'create' }, async () => {
       const cartId = randomBytes(16).toString('base64url');
-      const cart = await registry.get(cartId);
+      const cart = await holdCart(cartId, res);
       await cart.applyServerChange((doc) => writeCartFacts(doc, { schema: SCHEMA_VERSION, status: 'open', currency: 'USD', totals: null, warnings: [] }), { kind: 'rest', requestId: randomUUID() });
       const minted = await auth.mint({
         subject: principal?.subject ?? `anon:${randomBytes(12).toString('base64url')}`,
@@ -117,13 +124,13 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
   });
 
   router.get('/v1/carts/:cartId', async (req, res) => {
-    const { cartId, cart } = await openCart(req);
+    const { cartId, cart } = await openCart(req, res);
     res.setHeader('Cache-Control', 'no-store');
     res.json(cartJson(cartId, cart.version, readCart(cart.doc, config.limits)));
   });
 
   router.post('/v1/carts/:cartId/lines', async (req, res) => {
-    const { cartId, principal, cart } = await openCart(req);
+    const { cartId, principal, cart } = await openCart(req, res);
     const body = asObject(req.body);
     onlyKeys(body, ['sku', 'quantity', 'options', 'note']);
     const input = { sku: skuField(body), quantity: intField(body, 'quantity', 1, config.limits.maxQuantity), options: optionsField(body, config.limits), note: noteField(body, config.limits) };
@@ -140,7 +147,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
   });
 
   router.patch('/v1/carts/:cartId/lines/:lineId', async (req, res) => {
-    const { cartId, principal, cart } = await openCart(req);
+    const { cartId, principal, cart } = await openCart(req, res);
     const lineId = String(req.params.lineId);
     const body = asObject(req.body);
     onlyKeys(body, ['quantity', 'note']);
@@ -160,7 +167,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
   });
 
   router.delete('/v1/carts/:cartId/lines/:lineId', async (req, res) => {
-    const { cartId, principal, cart } = await openCart(req);
+    const { cartId, principal, cart } = await openCart(req, res);
     const lineId = String(req.params.lineId);
     const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'delete', lineId }, async () => {
       findLine(readCart(cart.doc, config.limits), lineId);
@@ -171,7 +178,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
   });
 
   router.put('/v1/carts/:cartId/coupons', async (req, res) => {
-    const { cartId, principal, cart } = await openCart(req);
+    const { cartId, principal, cart } = await openCart(req, res);
     const body = asObject(req.body);
     onlyKeys(body, ['codes']);
     const codes = couponCodesField(body, config.limits);

@@ -148,10 +148,12 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
         return reject(toWire(err, log), ack);
       }
       const device = typeof hello === 'object' && hello !== null && typeof hello.device === 'string' ? hello.device.slice(0, 64) : 'device';
-      registry.get(cartId).then(
+      registry.acquire(cartId).then(
         (cart) => {
-          if (!socket.connected || joined.has(cartId)) return;
-          registry.retain(cart);
+          if (!socket.connected || joined.has(cartId)) {
+            registry.release(cart);
+            return;
+          }
           const entry: Joined = {
             cart,
             presence: { connectionId: SOCKET_ORIGIN_PREFIX + socket.id, principal: socket.data.principal, device, clientIds: new Set() },

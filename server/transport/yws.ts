@@ -73,14 +73,16 @@ export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
     });
     let cart;
     try {
-      cart = await registry.get(cartId);
+      cart = await registry.acquire(cartId);
     } catch (err) {
       log.warn('y-websocket: cart load failed', { cartId, err });
       ws.close(CLOSE.UNAVAILABLE.code, CLOSE.UNAVAILABLE.name);
       return;
     }
-    if (closed) return;
-    registry.retain(cart);
+    if (closed) {
+      registry.release(cart);
+      return;
+    }
     const session: PresenceSession = { connectionId, principal, device: 'yjs-client', clientIds: new Set() };
     const send = (bytes: Uint8Array): void => {
       if (ws.readyState === ws.OPEN) ws.send(bytes);

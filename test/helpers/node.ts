@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { type CartServerNode, createCartServer } from '../../server/app.ts';
+import { type CartServerNode, type CartServerOptions, createCartServer } from '../../server/app.ts';
 import { type Config, DEFAULT_CONFIG } from '../../server/config.ts';
 import { createLogger } from '../../server/log.ts';
 import type { Role } from '../../protocol/index.ts';
@@ -32,7 +32,10 @@ export function uniquePrefix(): string {
   return `t${randomBytes(6).toString('hex')}`;
 }
 
-export async function startNode(overrides: Partial<Config> = {}, redisUrl: string = inject('redisUrl')): Promise<TestNode> {
+/** Server options beyond the configuration (e.g. a recording catalog change sink). */
+export type ExtraServerOptions = Partial<Omit<CartServerOptions, 'config' | 'redis' | 'jwtSecret' | 'log'>>;
+
+export async function startNode(overrides: Partial<Config> = {}, redisUrl: string = inject('redisUrl'), extra: ExtraServerOptions = {}): Promise<TestNode> {
   const config: Config = {
     ...DEFAULT_CONFIG,
     port: 0,
@@ -47,7 +50,7 @@ export async function startNode(overrides: Partial<Config> = {}, redisUrl: strin
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
   // Fault tests stop Redis on purpose; the node reports that through its own paths (acks, readyz).
   redis.on('error', () => undefined);
-  const node = createCartServer({ config, redis, jwtSecret: TEST_JWT_SECRET, log: createLogger(config.logLevel) });
+  const node = createCartServer({ ...extra, config, redis, jwtSecret: TEST_JWT_SECRET, log: createLogger(config.logLevel) });
   const port = await node.listen();
   const url = `http://127.0.0.1:${port}`;
   const request: TestNode['request'] = async (method, path, opts = {}) => {

@@ -4,15 +4,19 @@
   KEYS[1] meta hash, KEYS[2] log stream, KEYS[3] snapshot (see appendUpdate-3.lua)
   ARGV[1] the version the caller's copy is at (0: it has nothing)
 
-  Returns { version, snapshotOrFalse, entry1, entry2, ... }
-    version     the log's current version (0 when the cart does not exist)
-    snapshot    the compacted state, only when the caller is behind the snapshot; else false
-    entries     updates after max(caller's version, snapshot version), oldest first
+  Returns { version, snapshotOrFalse, snapVersion, revalidated, seq1, update1, seq2, update2, ... }
+    version      the log's current version (0 when the cart does not exist)
+    snapshot     the compacted state, only when the caller is behind the snapshot; else false
+    snapVersion  the version the snapshot includes
+    revalidated  the last version a revalidation saw (0: never revalidated)
+    seqN, updateN  the updates after max(caller's version, snapshot version), oldest first, each
+                 with its version
 ]]
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 local snapVersion = tonumber(redis.call('HGET', KEYS[1], 'snapVersion') or '0')
 local from = tonumber(ARGV[1])
-local result = { version, false }
+local revalidated = tonumber(redis.call('HGET', KEYS[1], 'revalidated') or '0')
+local result = { version, false, snapVersion, revalidated }
 if from < snapVersion then
   result[2] = redis.call('GET', KEYS[3]) or false
   from = snapVersion
@@ -20,6 +24,7 @@ end
 if from < version then
   local entries = redis.call('XRANGE', KEYS[2], '0-' .. (from + 1), '+')
   for _, entry in ipairs(entries) do
+    result[#result + 1] = tonumber(string.sub(entry[1], 3))
     result[#result + 1] = entry[2][2]
   end
 end

@@ -1,0 +1,53 @@
+/**
+ * Asks for revalidations on behalf of a node: at most one request per cart in flight, and one more
+ * after it when changes arrived meanwhile, so a burst of edits costs a couple of enqueues, not one
+ * per edit. BullMQ's deduplication then coalesces across nodes.
+ */
+import type { Logger } from '../log.ts';
+import type { Queues } from '../queues.ts';
+
+interface Pending {
+  /** Changes arrived while the request was in flight; the oldest's time. */
+  againSince: number | null;
+}
+
+export class RevalidationRequester {
+  private readonly inflight = new Map<string, Pending>();
+
+  constructor(
+    private readonly queues: Queues,
+    private readonly log: Logger,
+  ) {}
+
+  /** An intent change of `cartId` was accepted at `since` (ms). */
+  request(cartId: string, since = Date.now()): void {
+    const pending = this.inflight.get(cartId);
+    if (pending) {
+      pending.againSince ??= since;
+      return;
+    }
+    const state: Pending = { againSince: null };
+    this.inflight.set(cartId, state);
+    const send = (at: number): void => {
+      this.queues.requestRevalidation(cartId, at).then(
+        () => undefined,
+        // The cart stays behind its revalidated version; the next load of it asks again.
+        (err: unknown) => this.log.warn('could not enqueue revalidation', { cartId, err }),
+      ).finally(() => {
+        if (state.againSince !== null) {
+          const next = state.againSince;
+          state.againSince = null;
+          send(next);
+        } else {
+          this.inflight.delete(cartId);
+        }
+      });
+    };
+    send(since);
+  }
+
+  /** Requests still in flight (shutdown waits for them). */
+  get pending(): number {
+    return this.inflight.size;
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Live revalidation (DESIGN.md §4 guarantees 4 and 5): workers price every change and push the
+ * corrections to every connected device, through the cart log.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CartHandle, LiveCartConnection } from '../client/index.ts';
+import type { ProductFacts } from '../protocol/index.ts';
+import { loadSeed } from '../server/catalog/catalog-store.ts';
+import { BuiltinCatalogProvider } from '../server/providers/builtin.ts';
+import type { CatalogProvider } from '../server/providers/types.ts';
+import { createLogger } from '../server/log.ts';
+import { SkuIndex } from '../server/revalidation/sku-index.ts';
+import { revalidateCart } from '../workers/revalidate.ts';
+import { TEST_ADMIN_TOKEN, type TestNode, startNode } from './helpers/node.ts';
+import { type TestWorkers, startTestWorkers } from './helpers/workers.ts';
+import { waitFor } from './helpers/wait.ts';
+
+let node: TestNode;
+let workers: TestWorkers;
+const conns: LiveCartConnection[] = [];
+
+beforeAll(async () => {
+  node = await startNode({ socketRatePerSecond: 10_000, socketBurst: 10_000 });
+  await node.node.catalog.seedIfEmpty(loadSeed());
+  workers = startTestWorkers(node);
+});
+afterAll(async () => {
+  await Promise.all(conns.map((c) => c.close()));
+  await workers.close();
+  await node.close();
+});
+
+function connect(token: string, device = 'device'): LiveCartConnection {
+  const c = new LiveCartConnection({ url: node.url, token, device, retryMinMs: 20, retryMaxMs: 200, socketOptions: { reconnectionDelay: 20, reconnectionDelayMax: 100 } });
+  conns.push(c);
+  return c;
+}
+
+const admin = (method: string, path: string, body?: unknown) => node.request(method, path, { token: TEST_ADMIN_TOKEN, body });
+const line = (h: CartHandle, sku: string) => h.view.lines.find((l) => l.sku === sku);
+
+describe('revalidation', () => {
+  it('a device adds a line and receives its facts (price, totals) from the worker, as do its other devices', async () => {
+    const { cartId, token } = await node.createCart();
+    const phone = await connect(token, 'phone').open(cartId);
+    const laptop = await connect(token, 'laptop').open(cartId);
+    phone.add({ sku: 'SHOE-RUN-01', quantity: 2 });
+    for (const h of [phone, laptop]) {
+      await waitFor(() => {
+        expect(line(h, 'SHOE-RUN-01')?.unitPrice).toEqual({ amount: 8999, currency: 'USD' });
+        expect(line(h, 'SHOE-RUN-01')?.lineTotal).toEqual({ amount: 17998, currency: 'USD' });
+        expect(h.view.totals?.subtotal).toEqual({ amount: 17998, currency: 'USD' });
+      });
+    }
+    expect(line(phone, 'SHOE-RUN-01')?.warnings).toEqual([]);
+  });
+
+  it('re-running a revalidation on an unchanged cart writes nothing', async () => {
+    const { cartId, token } = await node.createCart();
+    await node.request('POST', `/v1/carts/${cartId}/lines`, { token, body: { sku: 'BELT-LTH-01', quantity: 1 } });
+    const deps = revalidationDeps();
+    await revalidateCart(deps, cartId);
+    const before = (await node.node.store.load(cartId, 0)).version;
+    const again = await revalidateCart(deps, cartId);
+    expect(again).toMatchObject({ status: 'unchanged', version: before });
+    expect((await node.node.store.load(cartId, 0)).version).toBe(before);
+  });
+
+  it('a stock drop clamps quantities with a warning on every device', async () => {
+    const { cartId, token } = await node.createCart();
+    const phone = await connect(token, 'phone').open(cartId);
+    const laptop = await connect(token, 'laptop').open(cartId);
+    phone.add({ sku: 'CAP-01', quantity: 5 });
+    await waitFor(() => expect(line(laptop, 'CAP-01')?.unitPrice?.amount).toBe(2499));
+    expect((await admin('PATCH', '/v1/catalog/products/CAP-01', { stock: 3 })).status).toBe(200);
+    for (const h of [phone, laptop]) {
+      await waitFor(() => {
+        const cap = line(h, 'CAP-01');
+        expect(cap?.quantity).toBe(3);
+        expect(cap?.warnings.map((w) => w.code)).toEqual(['INSUFFICIENT_STOCK']);
+        expect(cap?.warnings[0]?.data).toMatchObject({ requested: 5, available: 3 });
+      });
+    }
+    await admin('PATCH', '/v1/catalog/products/CAP-01', { stock: 0 });
+    await waitFor(() => expect(line(laptop, 'CAP-01')?.warnings.map((w) => w.code)).toEqual(['OUT_OF_STOCK']));
+    await admin('PATCH', '/v1/catalog/products/CAP-01', { stock: 100 });
+    await waitFor(() => expect(line(phone, 'CAP-01')?.warnings).toEqual([]));
+  });
+
+  it('a price change through the admin API reaches every connected device of 110 open carts holding that SKU', async () => {
+    await admin('PATCH', '/v1/catalog/products/MUG-01', { price: { amount: 1499, currency: 'USD' } });
+    const carts = await Promise.all(Array.from({ length: 110 }, () => node.createCart()));
+    await Promise.all(carts.map(({ cartId, token }) => node.request('POST', `/v1/carts/${cartId}/lines`, { token, body: { sku: 'MUG-01', quantity: 1 } })));
+    const handles = await Promise.all(carts.map(({ cartId, token }) => connect(token).open(cartId)));
+    // Every cart was priced once (and so entered the SKU index) before the price moves.
+    await waitFor(() => {
+      const unpriced = handles.filter((h) => line(h, 'MUG-01')?.unitPrice?.amount !== 1499).map((h) => h.cartId);
+      expect(unpriced).toEqual([]);
+    }, { timeoutMs: 15_000 });
+    expect((await admin('PATCH', '/v1/catalog/products/MUG-01', { price: { amount: 1299, currency: 'USD' } })).status).toBe(200);
+    await waitFor(() => {
+      for (const h of handles) {
+        const mug = line(h, 'MUG-01');
+        expect(mug?.unitPrice?.amount).toBe(1299);
+        expect(mug?.warnings.map((w) => w.code)).toEqual(['PRICE_CHANGED']);
+        expect(mug?.warnings[0]?.data).toMatchObject({ was: 1499, now: 1299, change: -200 });
+      }
+    }, { timeoutMs: 15_000 });
+    await Promise.all(handles.map((h) => h.close()));
+  }, 60_000);
+
+  it('a burst of 50 edits runs few jobs, never two at once for the cart, and the final facts match the final intent', async () => {
+    const counting = new ConcurrencyProbe(new BuiltinCatalogProvider(node.node.catalog));
+    // Only the probe's workers take jobs while it runs (two of them, as two worker processes would).
+    await workers.close();
+    const own = [startTestWorkers(node, { provider: counting }), startTestWorkers(node, { provider: counting })];
+    try {
+      const { cartId, token } = await node.createCart();
+      const h = await connect(token).open(cartId);
+      const skus = ['SOCK-3PK', 'TEE-BASIC-01', 'BOTTLE-01', 'GLOVE-01', 'MUG-01'];
+      for (let i = 0; i < 50; i++) {
+        const sku = skus[i % skus.length]!;
+        if (i % 7 === 6 && line(h, sku)) h.setQuantity(sku, 1 + (i % 4));
+        else h.add({ sku, quantity: 1 });
+      }
+      await h.whenSaved();
+      await waitFor(() => {
+        const priced = h.view.lines.every((l) => l.unitPrice !== null && l.lineTotal?.amount === l.unitPrice.amount * l.quantity);
+        expect(priced).toBe(true);
+        const subtotal = h.view.lines.reduce((sum, l) => sum + (l.lineTotal?.amount ?? 0), 0);
+        expect(h.view.totals?.subtotal.amount).toBe(subtotal);
+      }, { timeoutMs: 10_000 });
+      expect(counting.maxConcurrent).toBe(1);
+      expect(counting.calls).toBeGreaterThan(0);
+      expect(counting.calls).toBeLessThanOrEqual(15);
+    } finally {
+      await Promise.all(own.map((w) => w.close()));
+      workers = startTestWorkers(node);
+    }
+  });
+
+  it('corrected facts are in the document: a device opening the cart later sees them with no worker running', async () => {
+    const { cartId, token } = await node.createCart();
+    const phone = await connect(token).open(cartId);
+    phone.add({ sku: 'HOOD-01', quantity: 1 });
+    await waitFor(() => expect(line(phone, 'HOOD-01')?.unitPrice?.amount).toBe(5999));
+    await workers.close();
+    try {
+      const late = await connect(token, 'late').open(cartId);
+      await late.whenSynced();
+      expect(line(late, 'HOOD-01')?.unitPrice?.amount).toBe(5999);
+      expect(late.view.totals?.subtotal.amount).toBe(5999);
+    } finally {
+      workers = startTestWorkers(node);
+    }
+  });
+
+  it('/metrics reports revalidation lag, jobs, queue depth, connected devices and hosted carts', async () => {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    expect(text).toMatch(/livecart_revalidation_lag_seconds_count [1-9]\d*/);
+    expect(text).toMatch(/livecart_jobs_total\{queue="revalidate",outcome="completed"\} [1-9]\d*/);
+    expect(text).toMatch(/livecart_revalidation_queue_depth \d+/);
+    expect(text).toMatch(/livecart_connected_devices \d+/);
+    expect(text).toMatch(/livecart_hosted_carts [1-9]\d*/);
+  });
+});
+
+function revalidationDeps() {
+  const { config } = node;
+  return {
+    store: node.node.store,
+    redis: node.redis,
+    keyPrefix: config.keyPrefix,
+    index: new SkuIndex(node.redis, config.keyPrefix),
+    queues: workers.workers.queues,
+    lookup: (skus: string[]) => new BuiltinCatalogProvider(node.node.catalog).lookup(skus),
+    rules: () => node.node.rules.getCached(),
+    limits: config.limits,
+    emptyCartTtlMs: config.emptyCartTtlSeconds * 1000,
+    cartTtlMs: config.cartTtlSeconds * 1000,
+    unverifiedRetryMs: 1000,
+    metrics: { jobs: () => undefined, corrections: () => undefined, lag: () => undefined },
+    log: createLogger('silent'),
+  };
+}
+
+/** A provider that records how many lookups run at once (one cart: one revalidation at a time). */
+class ConcurrencyProbe implements CatalogProvider {
+  calls = 0;
+  maxConcurrent = 0;
+  private running = 0;
+  constructor(private readonly inner: CatalogProvider) {}
+  async lookup(skus: readonly string[]): Promise<Map<string, ProductFacts | null>> {
+    this.calls += 1;
+    this.running += 1;
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.running);
+    try {
+      // Hold the lookup a moment so that overlapping jobs, if the queue allowed them, would show.
+      await new Promise((r) => setTimeout(r, 20));
+      return await this.inner.lookup(skus);
+    } finally {
+      this.running -= 1;
+    }
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Revalidation: re-price and re-check stock of one cart, and write what changed as a server change
+ * through the cart log (DESIGN.md §4 guarantees 4 and 5). The job loads the latest state when it
+ * runs, so one job answers for a whole burst of edits; BullMQ deduplication keeps it to one running
+ * job per cart. A run on an unchanged cart writes nothing.
+ */
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import * as Y from 'yjs';
+import {
+  type CartLimits,
+  type LineFacts,
+  type PricingInput,
+  type PricingRules,
+  type ProductFacts,
+  captureChange,
+  liveLineIds,
+  readCart,
+  roots,
+  setQuantity,
+  writeCartFacts,
+} from '../protocol/index.ts';
+import { priceCart } from '../protocol/pricing.ts';
+import type { Logger } from '../server/log.ts';
+import type { WorkerMetrics } from '../server/metrics.ts';
+import type { Queues, RevalidateJob } from '../server/queues.ts';
+import type { CartStore } from '../server/redis/cart-store.ts';
+import { publishCartChanged } from '../server/revalidation/notify.ts';
+import type { SkuIndex } from '../server/revalidation/sku-index.ts';
+
+export interface RevalidateDeps {
+  store: CartStore;
+  redis: Redis;
+  keyPrefix: string;
+  index: SkuIndex;
+  queues: Queues;
+  /** Product facts (price, stock) for SKUs; entries null for unknown SKUs, parts null when unverified. */
+  lookup(skus: string[], currency: string): Promise<ReadonlyMap<string, ProductFacts | null>>;
+  rules(): Promise<PricingRules>;
+  limits: CartLimits;
+  emptyCartTtlMs: number;
+  cartTtlMs: number;
+  /** How long to wait before re-checking a cart whose facts could not be verified. */
+  unverifiedRetryMs: number;
+  metrics: WorkerMetrics;
+  log: Logger;
+}
+
+export type RevalidationOutcome =
+  | { status: 'gone' }
+  | { status: 'closed'; version: number }
+  | { status: 'unchanged' | 'corrected'; version: number; unverified: boolean; clamped: number };
+
+/** Attempts when the cart changes between reading it and appending the correction. */
+const MAX_ATTEMPTS = 8;
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function skusOf(lineIds: Iterable<string>): string[] {
+  return [...new Set([...lineIds].map((id) => id.split('?')[0] ?? id))].sort();
+}
+
+/** Revalidate `cartId` now. */
+export async function revalidateCart(deps: RevalidateDeps, cartId: string, now = Date.now()): Promise<RevalidationOutcome> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const loaded = await deps.store.load(cartId, 0);
+    if (loaded.version === 0) {
+      await deps.index.forget(cartId);
+      return { status: 'gone' };
+    }
+    // A fresh doc each attempt: a new random Yjs client id for every server write.
+    const doc = new Y.Doc({ gc: true });
+    try {
+      Y.transact(doc, () => {
+        if (loaded.snapshot) Y.applyUpdate(doc, loaded.snapshot);
+        for (const update of loaded.updates) Y.applyUpdate(doc, update);
+      });
+      const r = roots(doc);
+      const view = readCart(doc, deps.limits);
+      if (view.status !== 'open') {
+        await deps.store.markRevalidated(cartId, loaded.version);
+        return { status: 'closed', version: loaded.version };
+      }
+      const previousSkus = skusOf(r.facts.keys());
+      const skus = [...new Set(view.lines.map((l) => l.sku))].sort();
+      const currency = view.currency ?? 'USD';
+      const [products, rules] = await Promise.all([deps.lookup(skus, currency), deps.rules()]);
+      const input: PricingInput = {
+        currency,
+        segment: (r.cart.get('segment') as string | undefined) ?? null,
+        region: r.attrs.get('region') ?? (r.cart.get('region') as string | undefined) ?? null,
+        now,
+        lines: view.lines.map((l) => ({ lineId: l.lineId, sku: l.sku, quantity: l.quantity, addedPrice: l.addedPrice?.amount ?? null, lastUnitPrice: l.unitPrice?.amount ?? null })),
+        coupons: view.coupons,
+        products,
+        rules,
+      };
+      const priced = priceCart(input);
+
+      let clamped = 0;
+      const { update } = captureChange(doc, () => {
+        const live = new Set(priced.lines.map((l) => l.lineId));
+        for (const line of priced.lines) {
+          if (line.clampedFrom !== null) {
+            setQuantity(doc, line.lineId, line.quantity);
+            clamped += 1;
+          }
+          if (!same(r.facts.get(line.lineId), line.facts)) r.facts.set(line.lineId, line.facts as LineFacts);
+        }
+        for (const lineId of [...r.facts.keys()]) if (!live.has(lineId)) r.facts.delete(lineId);
+        writeCartFacts(doc, { totals: priced.totals, warnings: priced.warnings });
+      });
+      const unverified = priced.warnings.some((w) => w.code === 'FACTS_UNVERIFIED');
+      let version = loaded.version;
+      if (update !== null) {
+        const hasLines = liveLineIds(doc, deps.limits.maxQuantity).size > 0;
+        const res = await deps.store.append(cartId, loaded.version, update, 'worker', hasLines ? deps.cartTtlMs : deps.emptyCartTtlMs);
+        // The cart changed while it was being priced: price the latest state instead.
+        if (!res.appended) continue;
+        version = res.version;
+        await publishCartChanged(deps.redis, deps.keyPrefix, cartId);
+      }
+      await Promise.all([deps.store.markRevalidated(cartId, version), deps.index.update(cartId, skus, previousSkus)]);
+      return { status: version === loaded.version ? 'unchanged' : 'corrected', version, unverified, clamped };
+    } finally {
+      doc.destroy();
+    }
+  }
+  throw new Error(`cart ${cartId} kept changing while it was revalidated (${MAX_ATTEMPTS} attempts)`);
+}
+
+/** The BullMQ processor: revalidate, record the lag, and re-check later when facts were unverified. */
+export function revalidateProcessor(deps: RevalidateDeps): (job: Job<RevalidateJob>) => Promise<RevalidationOutcome> {
+  return async (job) => {
+    const outcome = await revalidateCart(deps, job.data.cartId);
+    if (outcome.status === 'corrected' || outcome.status === 'unchanged') {
+      if (!job.data.recheck) deps.metrics.lag(Math.max(0, Date.now() - job.data.since) / 1000);
+      if (outcome.status === 'corrected') deps.metrics.corrections();
+      if (outcome.unverified) await deps.queues.requestRevalidation(job.data.cartId, Date.now(), deps.unverifiedRetryMs, true);
+    }
+    return outcome;
+  };
+}
