@@ -12,6 +12,8 @@ export type ChangeOrigin =
   /** A REST mutation made by this node. */
   | { kind: 'rest'; requestId: string }
   /** A worker's correction. */
-  | { kind: 'worker'; job: string };
+  | { kind: 'worker'; job: string }
+  /** Segment and region claims of a token that joined, stamped on the cart's facts. */
+  | { kind: 'claims'; subject: string };
 
 export const LOG_ORIGIN: ChangeOrigin = Object.freeze({ kind: 'log' });

@@ -99,6 +99,10 @@ export interface CartFacts {
   currency: string;
   totals: Totals | null;
   warnings: Warning[];
+  /** The customer segment from the token of the last device that joined with one. */
+  segment: string | null;
+  /** The tax region from a token claim (a `region` cart attribute overrides it). */
+  region: string | null;
 }
 
 /**

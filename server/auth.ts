@@ -15,6 +15,10 @@ export interface Principal {
   /** Cart ids this token grants, or ['*'] (service tokens only). */
   carts: string[];
   expiresAt: number;
+  /** Customer segment for segment prices ("vip", "staff"); null: none. Only a token can set it. */
+  segment: string | null;
+  /** Tax region ("US-CA"); a cart's `region` attribute overrides it. */
+  region: string | null;
 }
 
 export interface MintInput {
@@ -22,7 +26,12 @@ export interface MintInput {
   role: Role;
   carts: string[];
   ttlSeconds: number;
+  segment?: string | null;
+  region?: string | null;
 }
+
+/** Segment and region claims: short identifiers. */
+export const CLAIM_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
 const MAX_TOKEN_LENGTH = 8192;
 
@@ -37,7 +46,13 @@ export class Auth {
     if (input.carts.includes(ALL_CARTS) && input.role !== 'service') throw new CartError('E_VALIDATION', 'only service tokens may grant every cart');
     for (const c of input.carts) if (c !== ALL_CARTS && !isCartId(c)) throw new CartError('E_CART_ID_INVALID', String(c).slice(0, 80));
     const expiresAt = Math.floor(Date.now() / 1000) + input.ttlSeconds;
-    const token = await new SignJWT({ role: input.role, carts: input.carts })
+    for (const [name, value] of [['segment', input.segment], ['region', input.region]] as const) {
+      if (value != null && !CLAIM_PATTERN.test(value)) throw new CartError('E_VALIDATION', `${name} must be 1-32 characters of A-Z a-z 0-9 _ -`);
+    }
+    const claims: Record<string, unknown> = { role: input.role, carts: input.carts };
+    if (input.segment != null) claims.segment = input.segment;
+    if (input.region != null) claims.region = input.region;
+    const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuer(ISSUER)
       .setSubject(input.subject)
@@ -58,13 +73,16 @@ export class Auth {
       if (err instanceof joseErrors.JWTExpired) throw new CartError('E_AUTH_EXPIRED');
       throw new CartError('E_AUTH_INVALID', err instanceof Error ? err.constructor.name : undefined);
     }
-    const { sub, role, carts, exp } = payload;
+    const { sub, role, carts, exp, segment, region } = payload;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) throw new CartError('E_AUTH_INVALID', 'bad subject');
     if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new CartError('E_AUTH_INVALID', 'bad role');
     if (!Array.isArray(carts) || !carts.every((c) => typeof c === 'string')) throw new CartError('E_AUTH_INVALID', 'bad carts claim');
     if (typeof exp !== 'number') throw new CartError('E_AUTH_INVALID', 'no expiry');
     if (carts.includes(ALL_CARTS) && role !== 'service') throw new CartError('E_AUTH_INVALID', 'wildcard grant on a non-service token');
-    return { subject: sub, role: role as Role, carts: carts as string[], expiresAt: exp * 1000 };
+    for (const claim of [segment, region]) {
+      if (claim !== undefined && (typeof claim !== 'string' || !CLAIM_PATTERN.test(claim))) throw new CartError('E_AUTH_INVALID', 'bad segment or region claim');
+    }
+    return { subject: sub, role: role as Role, carts: carts as string[], expiresAt: exp * 1000, segment: (segment as string | undefined) ?? null, region: (region as string | undefined) ?? null };
   }
 
   /** Throws E_AUTH_FORBIDDEN unless `principal` is granted `cartId`. */

@@ -110,9 +110,9 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   throw new EmbeddedRedisError('redis-server did not start within 10 s');
 }
 
-/** The dev JWT secret: generated once, kept in the data directory (mode 600). */
-export function devJwtSecret(dataDir: string): string {
-  const file = resolve(dataDir, 'jwt-secret');
+/** A dev secret: generated once, kept in the data directory (mode 600), the same on every start. */
+function devSecret(dataDir: string, name: string): string {
+  const file = resolve(dataDir, name);
   try {
     const existing = readFileSync(file, 'utf8').trim();
     if (existing.length >= 32) return existing;
@@ -124,3 +124,9 @@ export function devJwtSecret(dataDir: string): string {
   writeFileSync(file, secret + '\n', { mode: 0o600 });
   return secret;
 }
+
+/** The dev JWT secret (`NODE_ENV=production` requires LIVECART_JWT_SECRET instead). */
+export const devJwtSecret = (dataDir: string): string => devSecret(dataDir, 'jwt-secret');
+
+/** The dev admin token, so the admin API works out of the box outside production. */
+export const devAdminToken = (dataDir: string): string => devSecret(dataDir, 'admin-token');

@@ -9,7 +9,7 @@ import { createCartServer, type CartServerNode } from './app.ts';
 import { CatalogStore, loadSeed } from './catalog/catalog-store.ts';
 import { RulesStore, loadRulesSeed } from './catalog/rules-store.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { type EmbeddedRedis, EmbeddedRedisError, devJwtSecret, startRedisServer } from './embedded-redis.ts';
+import { type EmbeddedRedis, EmbeddedRedisError, devAdminToken, devJwtSecret, startRedisServer } from './embedded-redis.ts';
 import { createLogger } from './log.ts';
 import { Metrics } from './metrics.ts';
 
@@ -55,6 +55,8 @@ async function main(): Promise<void> {
     log.info('started embedded redis-server', { url: redisUrl, dir: `${config.dataDir}/redis` });
   }
   const jwtSecret = config.jwtSecret ?? devJwtSecret(config.dataDir);
+  const generatedAdminToken = config.adminToken === null && !config.production;
+  if (generatedAdminToken) config = { ...config, adminToken: devAdminToken(config.dataDir) };
 
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
   redis.on('error', (err) => log.warn('redis connection error', { err }));
@@ -77,7 +79,12 @@ async function main(): Promise<void> {
       `livecart is listening on ${base}\n` +
         `  create a cart and get its token:  curl -s -X POST ${base}/v1/carts\n` +
         `  read it:                          curl -s ${base}/v1/carts/<cartId> -H "Authorization: Bearer <token>"\n` +
-        `  the catalog:                      curl -s ${base}/v1/catalog/products\n`,
+        `  the catalog:                      curl -s ${base}/v1/catalog/products\n` +
+        (generatedAdminToken
+          ? `  change a price (dev admin token, from ${config.dataDir}/admin-token; set LIVECART_ADMIN_TOKEN to choose it):\n` +
+            `    curl -s -X PATCH ${base}/v1/catalog/products/SHOE-RUN-01 -H "Authorization: Bearer ${config.adminToken}" \\\n` +
+            `         -H 'content-type: application/json' -d '{"price":{"amount":7999,"currency":"USD"}}'\n`
+          : ''),
     );
   }
   if (role === 'all' || role === 'worker') {

@@ -86,6 +86,19 @@ describe('devices editing offline', () => {
   });
 });
 
+/** Fail with `describe()` (the devices' state) instead of hanging when `promise` takes too long. */
+async function within<T>(ms: number, describe: () => string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(describe())), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('randomized convergence with real devices', () => {
   const SKUS = ['SHOE', 'BELT', 'SOCK', 'CAP', 'BAG', 'MUG'];
 
@@ -93,7 +106,7 @@ describe('randomized convergence with real devices', () => {
     const rand = prng(seed);
     const { cartId, token } = await node.createCart();
     const cs = Array.from({ length: 6 }, (_, i) => connect(token, `device-${i}`));
-    const hs = await Promise.all(cs.map((c) => c.open(cartId)));
+    const hs = await within(20_000, () => `seed ${seed}: open`, Promise.all(cs.map((c) => c.open(cartId))));
     for (let step = 0; step < 80; step++) {
       const i = int(rand, 0, cs.length - 1);
       const h = hs[i]!;
@@ -115,8 +128,9 @@ describe('randomized convergence with real devices', () => {
       if (step % 10 === 9) await new Promise((resolve) => setTimeout(resolve, int(rand, 0, 15)));
     }
     for (const c of cs) if (!c.connected) sock(c).connect();
-    await Promise.all(hs.map((h) => h.whenSaved()));
-    await Promise.all(hs.map((h) => h.whenSynced()));
+    const state = () => JSON.stringify(hs.map((h, i) => ({ i, save: h.saveState, online: h.online, connected: cs[i]!.connected, version: h.version })));
+    await within(20_000, () => `seed ${seed}: not all saved: ${state()}`, Promise.all(hs.map((h) => h.whenSaved())));
+    await within(20_000, () => `seed ${seed}: not all synced: ${state()}`, Promise.all(hs.map((h) => h.whenSynced())));
     const res = await node.request('GET', `/v1/carts/${cartId}`, { token });
     const server = res.body.lines.map((l: { lineId: string; quantity: number }) => [l.lineId, l.quantity]).sort();
     await waitFor(() => {
@@ -126,7 +140,7 @@ describe('randomized convergence with real devices', () => {
         expect(h.version, `seed ${seed} device ${i} version`).toBe(res.body.version);
       }
     }, { timeoutMs: 10_000 });
-    await Promise.all(cs.map((c) => c.close()));
+    await within(20_000, () => `seed ${seed}: close`, Promise.all(cs.map((c) => c.close())));
   }
 
   it('6 devices, random ops and disconnects: every device ends equal to the server (8 seeds)', async () => {

@@ -203,3 +203,30 @@ class ConcurrencyProbe implements CatalogProvider {
     }
   }
 }
+
+describe('segment and region', () => {
+  it('a token segment prices the cart from that price list, and its region (or the cart attribute) sets the tax', async () => {
+    expect((await admin('PUT', '/v1/pricing/price-lists/vip/USD', { prices: { 'WATCH-GPS-01': 19999 } })).status).toBe(201);
+    expect((await admin('PUT', '/v1/pricing/tax/TX', { rateBps: 625, inclusive: false })).status).toBe(201);
+    expect((await admin('PUT', '/v1/pricing/tax/NY', { rateBps: 800, inclusive: false })).status).toBe(201);
+    const { cartId } = await node.createCart();
+    const minted = await node.request('POST', '/v1/auth/tokens', { token: TEST_ADMIN_TOKEN, body: { subject: 'vip-ana', role: 'customer', carts: [cartId], segment: 'vip', region: 'TX' } });
+    expect(minted.status).toBe(201);
+    const h = await connect(minted.body.token as string).open(cartId);
+    h.add({ sku: 'WATCH-GPS-01', quantity: 1 });
+    await waitFor(() => {
+      const watch = line(h, 'WATCH-GPS-01');
+      expect(watch?.listPrice?.amount).toBe(24999);
+      expect(watch?.unitPrice?.amount).toBe(19999);
+      expect(h.view.totals?.tax.amount).toBe(1250);
+    });
+    // A shipping address in another region (a cart attribute) overrides the token's.
+    h.setAttribute('region', 'NY');
+    await waitFor(() => expect(h.view.totals?.tax.amount).toBe(1600));
+    // A customer token without the claim does not change the segment already stamped.
+    const plain = await node.token([cartId], { subject: 'vip-ana' });
+    const other = await connect(plain).open(cartId);
+    other.add({ sku: 'WATCH-GPS-01', quantity: 1 });
+    await waitFor(() => expect(line(h, 'WATCH-GPS-01')?.lineTotal?.amount).toBe(2 * 19999));
+  });
+});

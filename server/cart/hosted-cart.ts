@@ -12,7 +12,9 @@ import {
   type ChangeOrigin,
   CartError,
   LOG_ORIGIN,
+  type CartFacts,
   captureChange,
+  writeCartFacts,
   liveLineIds,
   validateUpdate,
 } from '../../protocol/index.ts';
@@ -185,7 +187,7 @@ export class HostedCart {
     Y.applyUpdate(this.doc, update, origin);
     this.version = res.version;
     this.notify(update, meta, origin);
-    if (origin.kind === 'client' || origin.kind === 'yws' || origin.kind === 'rest') this.opts.requestRevalidation(this.cartId);
+    if (origin.kind !== 'worker' && origin.kind !== 'log') this.opts.requestRevalidation(this.cartId);
     if (res.version - res.snapVersion >= this.opts.compactAfterChanges) this.opts.requestCompaction(this.cartId);
     return true;
   }
@@ -198,6 +200,19 @@ export class HostedCart {
         this.opts.log.error('change listener failed', { cartId: this.cartId, err });
       }
     }
+  }
+
+  /**
+   * Stamp the segment and region claims of `principal` on the cart's facts when they differ, so the
+   * worker prices the cart for that customer. Tokens without them change nothing.
+   */
+  async stampClaims(principal: { subject: string; segment: string | null; region: string | null }): Promise<void> {
+    const cart = this.doc.getMap('cart');
+    const wanted: Partial<CartFacts> = {};
+    if (principal.segment !== null && cart.get('segment') !== principal.segment) wanted.segment = principal.segment;
+    if (principal.region !== null && cart.get('region') !== principal.region) wanted.region = principal.region;
+    if (Object.keys(wanted).length === 0) return;
+    await this.applyServerChange((doc) => writeCartFacts(doc, wanted), { kind: 'claims', subject: principal.subject });
   }
 
   destroy(): void {

@@ -89,7 +89,8 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
 
   const actorOf = (p: Principal): Actor => ({ id: p.subject, role: p.role });
 
-  const mutate = async <T>(cart: HostedCart, change: (doc: HostedCart['doc']) => T): Promise<{ result: T; version: number; view: CartView }> => {
+  const mutate = async <T>(cart: HostedCart, principal: Principal, change: (doc: HostedCart['doc']) => T): Promise<{ result: T; version: number; view: CartView }> => {
+    await cart.stampClaims(principal);
     const status = readCart(cart.doc).status;
     if (status !== 'open') throw new CartError('E_CART_CLOSED', `status is ${status}`);
     const { result, version } = await cart.applyServerChange(change, { kind: 'rest', requestId: randomUUID() });
@@ -135,7 +136,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     onlyKeys(body, ['sku', 'quantity', 'options', 'note']);
     const input = { sku: skuField(body), quantity: intField(body, 'quantity', 1, config.limits.maxQuantity), options: optionsField(body, config.limits), note: noteField(body, config.limits) };
     const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'add', body }, async () => {
-      const { result: lineId, version, view } = await mutate(cart, (doc) => {
+      const { result: lineId, version, view } = await mutate(cart, principal, (doc) => {
         const lines = readCart(doc, config.limits).lines;
         const isNewLine = !lines.some((l) => l.lineId === lineIdOf(input.sku, input.options));
         if (isNewLine && lines.length >= config.limits.maxLines) throw new CartError('E_UPDATE_TOO_MANY_LINES', `limit ${config.limits.maxLines}`);
@@ -156,7 +157,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const note = noteField(body, config.limits);
     const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'patch', lineId, body }, async () => {
       findLine(readCart(cart.doc, config.limits), lineId);
-      const { version, view } = await mutate(cart, (doc) => {
+      const { version, view } = await mutate(cart, principal, (doc) => {
         if (note !== undefined) setNote(doc, lineId, note);
         if (quantity !== undefined) setQuantity(doc, lineId, quantity);
       });
@@ -171,7 +172,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const lineId = String(req.params.lineId);
     const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'delete', lineId }, async () => {
       findLine(readCart(cart.doc, config.limits), lineId);
-      await mutate(cart, (doc) => removeLine(doc, lineId));
+      await mutate(cart, principal, (doc) => removeLine(doc, lineId));
       return { status: 204, body: null };
     });
     send(res, outcome);
@@ -183,7 +184,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     onlyKeys(body, ['codes']);
     const codes = couponCodesField(body, config.limits);
     const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'coupons', body }, async () => {
-      const { version, view } = await mutate(cart, (doc) => setCoupons(doc, codes));
+      const { version, view } = await mutate(cart, principal, (doc) => setCoupons(doc, codes));
       return { status: 200, body: { coupons: view.coupons, version } };
     });
     send(res, outcome);

@@ -150,9 +150,12 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
       const device = typeof hello === 'object' && hello !== null && typeof hello.device === 'string' ? hello.device.slice(0, 64) : 'device';
       registry.acquire(cartId).then(
         (cart) => {
-          if (!socket.connected || joined.has(cartId)) {
+          if (!socket.connected) return registry.release(cart);
+          const concurrent = joined.get(cartId);
+          if (concurrent) {
+            // Two joins crossed (a device retrying): the first one holds the cart; answer this one too.
             registry.release(cart);
-            return;
+            return welcome(cartId, concurrent.cart, ack);
           }
           const entry: Joined = {
             cart,
@@ -162,6 +165,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
           joined.set(cartId, entry);
           void socket.join(roomOf(cartId));
           welcome(cartId, cart, ack);
+          cart.stampClaims(socket.data.principal).catch((err: unknown) => log.warn('could not stamp token claims on the cart', { cartId, err }));
         },
         (err: unknown) => reject(toWire(err instanceof CartError ? err : new CartError('E_STORAGE_UNAVAILABLE'), log), ack),
       );

@@ -174,6 +174,7 @@ export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
       return;
     }
     send(encodeWsSync(writeSyncStep1(Y.encodeStateVector(cart.doc))));
+    cart.stampClaims(principal).catch((err: unknown) => log.warn('could not stamp token claims on the cart', { cartId, err }));
     const snapshot = presenceSnapshot(cart);
     if (snapshot) send(encodeWsAwareness(snapshot));
     for (const data of pendingMessages.splice(0)) enqueue(data);

@@ -18,7 +18,7 @@ export interface ProcessNode {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startProcessNode(env: Record<string, string>, role: 'server' | 'all' = 'server', port?: number): Promise<ProcessNode> {
+export async function startProcessNode(env: Record<string, string>, role: 'server' | 'all' | 'worker' = 'server', port?: number): Promise<ProcessNode> {
   const p = port ?? (await freePort());
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--role', role], {
     cwd: ROOT,
