@@ -109,6 +109,21 @@ describe('revalidation', () => {
     await Promise.all(handles.map((h) => h.close()));
   }, 60_000);
 
+  it('a promotion created through the admin API discounts the open carts holding its SKU, and its removal restores them', async () => {
+    const { cartId, token } = await node.createCart();
+    const h = await connect(token).open(cartId);
+    h.add({ sku: 'BAG-DAY-01', quantity: 2 });
+    await waitFor(() => expect(line(h, 'BAG-DAY-01')?.lineTotal?.amount).toBe(2 * 6999));
+    const promo = { name: 'Daypack week', currency: 'USD', effect: { kind: 'percent_off', percent: 20, target: { sku: 'BAG-DAY-01' } } };
+    expect((await admin('PUT', '/v1/pricing/promotions/daypack-week', promo)).status).toBe(201);
+    await waitFor(() => {
+      expect(line(h, 'BAG-DAY-01')?.discount?.amount).toBe(2800);
+      expect(h.view.totals?.discount.amount).toBe(2800);
+    });
+    expect((await admin('DELETE', '/v1/pricing/promotions/daypack-week')).status).toBe(204);
+    await waitFor(() => expect(line(h, 'BAG-DAY-01')?.discount?.amount).toBe(0));
+  });
+
   it('a burst of 50 edits runs few jobs, never two at once for the cart, and the final facts match the final intent', async () => {
     const counting = new ConcurrencyProbe(new BuiltinCatalogProvider(node.node.catalog));
     // Only the probe's workers take jobs while it runs (two of them, as two worker processes would).
