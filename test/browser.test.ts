@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as LiveCart from '../client/index.ts';
 import { type TestNode, startNode } from './helpers/node.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -60,7 +61,7 @@ afterAll(async () => {
 /** Open the cart in the page (fresh page load), run `edit`, and report what the page sees. */
 function inPage(args: { url: string; token: string; cartId: string; add: string | null }): Promise<{ online: boolean; saveState: string; lines: Array<[string, number]> }> {
   return page.evaluate(async ({ url, token, cartId, add }) => {
-    const { LiveCartConnection, IndexedDbStorage } = (window as unknown as { livecart: typeof import('../client/index.ts') }).livecart;
+    const { LiveCartConnection, IndexedDbStorage } = (window as unknown as { livecart: typeof LiveCart }).livecart;
     const conn = new LiveCartConnection({ url, token, storage: new IndexedDbStorage('livecart-test'), openTimeoutMs: 1500, ackTimeoutMs: 1500 });
     const cart = await conn.open(cartId);
     if (add) cart.add({ sku: add, quantity: 1 });
