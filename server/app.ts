@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
 import { CLOSE } from '../protocol/index.ts';
 import { Auth } from './auth.ts';
 import { CartRegistry } from './cart/registry.ts';
@@ -118,6 +119,18 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     // Upgrades to paths other than /socket.io/ (our /yjs endpoint) must be left alone.
     destroyUpgrade: false,
   });
+  // Relays reach a cart's devices on other nodes through Redis pub/sub. It drops messages across a
+  // reconnect; devices detect the gap in versions and pull (protocol/SPEC.md §6).
+  const adapterClients: Redis[] = [];
+  if (config.socketAdapter === 'redis') {
+    const pub = redis.duplicate();
+    const sub = redis.duplicate();
+    for (const client of [pub, sub]) {
+      client.on('error', (err) => log.warn('socket adapter connection error', { err }));
+      adapterClients.push(client);
+    }
+    io.adapter(createAdapter(pub, sub, { key: `${config.keyPrefix}:sio` }));
+  }
   attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics });
   const yws = createYwsEndpoint({ registry, auth, config, log, metrics: serverMetrics });
   http.on('upgrade', (req, socket, head) => {
@@ -162,6 +175,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       await queues.close();
       await subscribed;
       subscriber.disconnect();
+      for (const client of adapterClients) client.disconnect();
     },
   };
 }

@@ -53,6 +53,11 @@ export interface Config {
   jobLockMs: number;
   /** Revalidations one worker process runs at once. */
   workerConcurrency: number;
+  /**
+   * How Socket.IO reaches a cart's devices on other nodes: 'redis' (@socket.io/redis-adapter,
+   * classic pub/sub) for several nodes; 'local' for a single node (no pub/sub per relay).
+   */
+  socketAdapter: 'redis' | 'local';
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -83,6 +88,7 @@ export const DEFAULT_CONFIG: Config = {
   providerTimeoutMs: 800,
   jobLockMs: 30_000,
   workerConcurrency: 16,
+  socketAdapter: 'redis',
   logLevel: 'info',
 };
 
@@ -132,6 +138,7 @@ const STRING_VARS = new Set([
   'LIVECART_LOG_LEVEL',
   'LIVECART_PRICING_URL',
   'LIVECART_INVENTORY_URL',
+  'LIVECART_SOCKET_ADAPTER',
 ]);
 
 /** Every environment variable the server reads (README "Configuration" documents each). */
@@ -175,6 +182,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = 
   config.inventoryUrl = str('LIVECART_INVENTORY_URL') ?? config.inventoryUrl;
   for (const [name, url] of [['LIVECART_PRICING_URL', config.pricingUrl], ['LIVECART_INVENTORY_URL', config.inventoryUrl]] as const) {
     if (url !== null && !/^https?:\/\/\S+$/.test(url)) throw new ConfigError(`${name} must be an http(s) URL`);
+  }
+  const adapter = str('LIVECART_SOCKET_ADAPTER');
+  if (adapter !== null) {
+    if (adapter !== 'redis' && adapter !== 'local') throw new ConfigError('LIVECART_SOCKET_ADAPTER must be redis or local');
+    config.socketAdapter = adapter;
   }
   const seed = str('LIVECART_SEED_CATALOG');
   if (seed !== null) {

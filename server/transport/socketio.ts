@@ -85,7 +85,10 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
   registry.onLoad((cart) => {
     const room = roomOf(cart.cartId);
     cart.onChange((update, meta, origin) => {
-      const target = origin.kind === 'client' ? io.to(room).except(origin.socketId) : io.to(room);
+      // A change this node appended goes to the cart's devices on every node (through the adapter).
+      // A change read back from the log (a worker's, or one this node missed) goes to this node's
+      // devices only: every node hosting the cart reads it back itself.
+      const target = origin.kind === 'log' ? io.local.to(room) : origin.kind === 'client' ? io.to(room).except(origin.socketId) : io.to(room);
       target.emit('sync', cart.cartId, writeSyncUpdate(update), meta);
     });
     cart.awareness.on('update', ({ added, updated, removed }: Record<'added' | 'updated' | 'removed', number[]>, origin: unknown) => {

@@ -1,0 +1,77 @@
+/**
+ * Several nodes on one Redis: a cart's devices may sit on different nodes and still sync live both
+ * ways (relays through @socket.io/redis-adapter); a device joining on a third node gets the full
+ * cart from the log.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CartHandle, LiveCartConnection } from '../client/index.ts';
+import { type TestNode, startNode, uniquePrefix } from './helpers/node.ts';
+import { waitFor } from './helpers/wait.ts';
+
+const nodes: TestNode[] = [];
+const conns: LiveCartConnection[] = [];
+
+beforeAll(async () => {
+  const keyPrefix = uniquePrefix();
+  for (let i = 0; i < 3; i++) nodes.push(await startNode({ keyPrefix, socketAdapter: 'redis' }));
+});
+afterAll(async () => {
+  await Promise.all(conns.map((c) => c.close()));
+  for (const n of nodes) await n.close();
+});
+
+function open(node: TestNode, token: string, cartId: string, device: string): Promise<CartHandle> {
+  const c = new LiveCartConnection({ url: node.url, token, device, retryMinMs: 20, retryMaxMs: 200 });
+  conns.push(c);
+  return c.open(cartId);
+}
+
+const lines = (h: CartHandle): Array<[string, number]> => h.view.lines.map((l): [string, number] => [l.lineId, l.quantity]).sort();
+
+describe('devices of one cart on different nodes', () => {
+  it('sync both ways, and a third device on a third node gets the full cart', async () => {
+    const [n1, n2, n3] = nodes as [TestNode, TestNode, TestNode];
+    const { cartId, token } = await n1.createCart();
+    const phone = await open(n1, token, cartId, 'phone');
+    const laptop = await open(n2, token, cartId, 'laptop');
+
+    phone.add({ sku: 'SHOE', quantity: 2 });
+    await waitFor(() => expect(lines(laptop)).toEqual([['SHOE', 2]]));
+    laptop.add({ sku: 'BELT', quantity: 1 });
+    laptop.setQuantity('SHOE', 3);
+    await waitFor(() => expect(lines(phone)).toEqual([['BELT', 1], ['SHOE', 3]]));
+    // Both sides edit at once: they converge.
+    phone.add({ sku: 'SOCK', quantity: 2 });
+    laptop.add({ sku: 'SOCK', quantity: 1 });
+    await Promise.all([phone.whenSaved(), laptop.whenSaved()]);
+    const expected: Array<[string, number]> = [['BELT', 1], ['SHOE', 3], ['SOCK', 3]];
+    await waitFor(() => {
+      expect(lines(phone)).toEqual(expected);
+      expect(lines(laptop)).toEqual(expected);
+    });
+
+    const tablet = await open(n3, token, cartId, 'tablet');
+    expect(lines(tablet)).toEqual(expected);
+    tablet.remove('BELT');
+    await waitFor(() => {
+      for (const h of [phone, laptop]) expect(lines(h)).toEqual([['SHOE', 3], ['SOCK', 3]]);
+    });
+    // Every node serves the same cart over REST.
+    for (const n of nodes) {
+      const res = await n.request('GET', `/v1/carts/${cartId}`, { token });
+      expect(res.body.lines.map((l: { lineId: string; quantity: number }) => [l.lineId, l.quantity]).sort()).toEqual([['SHOE', 3], ['SOCK', 3]]);
+    }
+  });
+
+  it('a REST change on one node reaches devices on the others', async () => {
+    const [n1, n2, n3] = nodes as [TestNode, TestNode, TestNode];
+    const { cartId, token } = await n1.createCart();
+    const phone = await open(n2, token, cartId, 'phone');
+    const laptop = await open(n3, token, cartId, 'laptop');
+    expect((await n1.request('POST', `/v1/carts/${cartId}/lines`, { token, body: { sku: 'MUG', quantity: 4 } })).status).toBe(201);
+    await waitFor(() => {
+      expect(lines(phone)).toEqual([['MUG', 4]]);
+      expect(lines(laptop)).toEqual([['MUG', 4]]);
+    });
+  });
+});
