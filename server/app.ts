@@ -131,7 +131,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     }
     io.adapter(createAdapter(pub, sub, { key: `${config.keyPrefix}:sio` }));
   }
-  attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics });
+  attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics, clustered: config.socketAdapter === 'redis' });
   const yws = createYwsEndpoint({ registry, auth, config, log, metrics: serverMetrics });
   http.on('upgrade', (req, socket, head) => {
     if (yws.handleUpgrade(req, socket, head)) return;

@@ -63,6 +63,18 @@ describe('devices of one cart on different nodes', () => {
     }
   });
 
+  it('presence crosses nodes: a device joining on another node sees who is there at once, and sees them leave', async () => {
+    const [n1, n2] = nodes as [TestNode, TestNode];
+    const { cartId, token } = await n1.createCart();
+    const phone = await open(n1, token, cartId, 'phone');
+    phone.setViewing('SHOE');
+    const laptop = await open(n2, token, cartId, 'laptop');
+    await waitFor(() => expect(laptop.presence.map((p) => [p.device, p.viewing])).toEqual([['phone', 'SHOE']]));
+    await waitFor(() => expect(phone.presence.map((p) => p.device)).toEqual(['laptop']));
+    await phone.close();
+    await waitFor(() => expect(laptop.presence).toEqual([]));
+  });
+
   it('a REST change on one node reaches devices on the others', async () => {
     const [n1, n2, n3] = nodes as [TestNode, TestNode, TestNode];
     const { cartId, token } = await n1.createCart();

@@ -29,8 +29,14 @@ import type { ServerMetrics } from '../metrics.ts';
 import { type PresenceSession, applyPresence, presenceSnapshot, removePresence } from '../presence.ts';
 import { TokenBucket } from '../rate-limit.ts';
 
-export type CartServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-type CartSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+/** Events between nodes (through the adapter). */
+export interface InterServerEvents {
+  /** A device joined `cartId` on another node: send it the presence of your devices of that cart. */
+  'presence-query': (cartId: string, socketId: string) => void;
+}
+
+export type CartServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+type CartSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 export interface SocketData {
   principal: Principal;
@@ -42,6 +48,8 @@ export interface SocketDeps {
   config: Config;
   log: Logger;
   metrics: ServerMetrics;
+  /** Other nodes may host the same carts (an adapter connects them). */
+  clustered: boolean;
 }
 
 interface Joined {
@@ -80,6 +88,13 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
         next(Object.assign(new Error(wire.message), { data: wire }));
       },
     );
+  });
+
+  // Presence lives on the node a device is connected to; a device joining elsewhere asks for it.
+  io.on('presence-query', (cartId, socketId) => {
+    const cart = typeof cartId === 'string' ? registry.peek(cartId) : undefined;
+    const frame = cart ? presenceSnapshot(cart) : null;
+    if (frame && typeof socketId === 'string') io.to(socketId).emit('awareness', cartId, frame);
   });
 
   registry.onLoad((cart) => {
@@ -135,6 +150,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
       socket.emit('sync', cartId, writeSyncStep1(Y.encodeStateVector(cart.doc)), null);
       const presence = presenceSnapshot(cart);
       if (presence) socket.emit('awareness', cartId, presence);
+      if (deps.clustered) io.serverSideEmit('presence-query', cartId, socket.id);
     };
 
     socket.on('join', (cartId, hello, ack) => {
