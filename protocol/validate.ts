@@ -194,12 +194,50 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
     return root === null ? null : { root, key: item.parentSub };
   };
 
+  const stateOf = (client: number): number => Y.getState(doc.store, client);
+  const isStored = (id: Y.ID): boolean => id.clock < stateOf(id.client);
+
+  /**
+   * Every reference of a new item (origin, right origin, the previous struct of its own client) must
+   * be in the document or in this update, a reference to its own client must point backwards, and
+   * the references within the update must not form a cycle. Otherwise Yjs would throw while
+   * applying the update, or hold it back as pending, after it was stored and acknowledged.
+   */
+  const checked = new Set<Y.Item>();
+  const checkReferences = (item: Y.Item, visiting: Set<Y.Item>): void => {
+    if (checked.has(item)) return;
+    if (visiting.has(item)) reject('E_UPDATE_MALFORMED', 'the update references itself in a cycle');
+    if (visiting.size > 10_000) reject('E_UPDATE_MALFORMED', 'reference chain too long');
+    visiting.add(item);
+    const deps: Y.Item[] = [];
+    for (const ref of [item.origin, item.rightOrigin]) {
+      if (ref === null || isStored(ref)) continue;
+      if (ref.client === item.id.client && ref.clock >= item.id.clock) reject('E_UPDATE_MALFORMED', 'an item references a later change of its own writer');
+      const dep = findOwn(ref);
+      if (!dep) reject('E_UPDATE_MISSING_DEPENDENCY', 'references content the server does not have');
+      deps.push(dep);
+    }
+    const list = own.get(item.id.client) ?? [];
+    const previous = list[list.indexOf(item) - 1];
+    if (previous && !isStored(previous.id)) deps.push(previous);
+    for (const dep of deps) checkReferences(dep, visiting);
+    visiting.delete(item);
+    checked.add(item);
+  };
+
   const resolve = (item: Y.Item, depth: number): Target => {
     const known = resolved.get(item);
     if (known) return known;
     if (depth > 10_000) reject('E_UPDATE_MALFORMED', 'origin chain too long');
     let target: Target | null = null;
-    if (typeof item.parent === 'string') {
+    const state = stateOf(item.id.client);
+    if (item.id.clock < state) {
+      // Partly known already: Yjs integrates only the rest, placed right after the writer's last
+      // stored change, whatever origin the update declares. Judge it by that change's target.
+      const stored = Y.getItem(doc.store, Y.createID(item.id.client, state - 1));
+      target = stored instanceof Y.Item ? targetOfStored(stored) : null;
+      if (target === null) reject('E_UPDATE_FORBIDDEN_FIELD', 'continues a change outside the cart fields');
+    } else if (typeof item.parent === 'string') {
       if (item.parentSub === null) reject('E_UPDATE_FORBIDDEN_FIELD', `sequence insert into root ${JSON.stringify(item.parent)}`);
       target = { root: item.parent, key: item.parentSub };
     } else if (item.parent !== null) {
@@ -231,6 +269,7 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
   };
 
   const touchedLines = new Set<string>();
+  const newKeys = { coupons: new Set<string>(), attrs: new Set<string>() };
   let inserted = 0;
   let touchesLines = false;
   let newDeletes = 0;
@@ -238,6 +277,7 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
     for (const item of items) {
       // Items already in the document are skipped by Yjs on apply (a sync step 2 may repeat them).
       if (item.id.clock + item.length <= Y.getState(doc.store, item.id.client)) continue;
+      checkReferences(item, new Set());
       const { root, key } = resolve(item, 0);
       if (!INTENT.has(root)) reject('E_UPDATE_FORBIDDEN_FIELD', `root ${JSON.stringify(root.slice(0, 40))} is written by the server only`);
       const content = item.content;
@@ -253,13 +293,7 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
         touchesLines = true;
         touchedLines.add(root === 'qadd' ? key.slice(0, key.lastIndexOf(QADD_SEPARATOR)) : key);
       }
-      if (root === 'coupons' && !doc.getMap('coupons').has(key)) {
-        const count = doc.getMap('coupons').size + 1;
-        if (count > ctx.limits.maxCoupons) reject('E_UPDATE_INVALID_VALUE', `more than ${ctx.limits.maxCoupons} coupons`);
-      }
-      if (root === 'attrs' && !doc.getMap('attrs').has(key) && doc.getMap('attrs').size + 1 > ctx.limits.maxAttributes) {
-        reject('E_UPDATE_INVALID_VALUE', `more than ${ctx.limits.maxAttributes} attributes`);
-      }
+      if ((root === 'coupons' || root === 'attrs') && !doc.getMap(root).has(key)) newKeys[root].add(key);
     }
   }
 
@@ -284,6 +318,12 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
     }
   }
 
+  if (doc.getMap('coupons').size + newKeys.coupons.size > ctx.limits.maxCoupons && newKeys.coupons.size > 0) {
+    reject('E_UPDATE_INVALID_VALUE', `more than ${ctx.limits.maxCoupons} coupons`);
+  }
+  if (doc.getMap('attrs').size + newKeys.attrs.size > ctx.limits.maxAttributes && newKeys.attrs.size > 0) {
+    reject('E_UPDATE_INVALID_VALUE', `more than ${ctx.limits.maxAttributes} attributes`);
+  }
   if (touchedLines.size > 0) {
     const live = liveLineIds(doc, ctx.limits.maxQuantity);
     let count = live.size;

@@ -246,3 +246,19 @@ describe('y-websocket WebsocketProvider interop', () => {
     provider.destroy();
   });
 });
+
+describe('/yjs upgrade requests', () => {
+  it('a path with broken percent-encoding is refused with 400 and the node keeps serving', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${node.port}/yjs/%E0%A4%A?token=x`);
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.on('open', () => reject(new Error('upgraded')));
+      ws.on('error', () => undefined);
+    });
+    expect(status).toBe(400);
+    expect((await node.request('GET', '/healthz')).status).toBe(200);
+  });
+});

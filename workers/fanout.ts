@@ -17,18 +17,27 @@ export interface FanoutDeps {
 
 /** Enqueue a revalidation for every cart the change can affect; returns how many. */
 export async function fanOut(deps: FanoutDeps, job: FanoutJob): Promise<number> {
-  const carts = new Set<string>();
+  /** Each cart found, with the SKU sets it was found in (to drop it there if it expired). */
+  const carts = new Map<string, string[]>();
   if (job.all) {
-    for (const cartId of await deps.index.openCarts()) carts.add(cartId);
+    for (const cartId of await deps.index.openCarts()) carts.set(cartId, []);
   } else {
     const skus = new Set(job.skus);
     for (const category of job.categories) for (const sku of await deps.skusInCategory(category)) skus.add(sku);
-    const lists = await Promise.all([...skus].map((sku) => deps.index.cartsWithSku(sku)));
-    for (const list of lists) for (const cartId of list) carts.add(cartId);
+    const lists = await Promise.all([...skus].map(async (sku) => [sku, await deps.index.cartsWithSku(sku)] as const));
+    for (const [sku, list] of lists) for (const cartId of list) carts.set(cartId, [...(carts.get(cartId) ?? []), sku]);
   }
   const since = Date.now();
-  await Promise.all([...carts].map((cartId) => deps.queues.requestRevalidation(cartId, since)));
-  return carts.size;
+  let requested = 0;
+  await Promise.all(
+    [...carts].map(async ([cartId, skus]) => {
+      // Carts expire in Redis without telling the index: drop them from it when met.
+      if (!(await deps.store.exists(cartId))) return deps.index.forget(cartId, skus);
+      requested += 1;
+      return deps.queues.requestRevalidation(cartId, since);
+    }),
+  );
+  return requested;
 }
 
 export function fanoutProcessor(deps: FanoutDeps): (job: Job<FanoutJob>) => Promise<number> {

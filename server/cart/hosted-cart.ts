@@ -109,7 +109,15 @@ export class HostedCart {
       Y.transact(
         this.doc,
         () => {
-          for (const [update] of changes) Y.applyUpdate(this.doc, update, LOG_ORIGIN);
+          for (const [update, meta] of changes) {
+            // Validation keeps undecodable entries out of the log; should one get in anyway, it
+            // must not make the cart unloadable: skip it, loudly.
+            try {
+              Y.applyUpdate(this.doc, update, LOG_ORIGIN);
+            } catch (err) {
+              this.opts.log.error('skipped a log entry that cannot be applied', { cartId: this.cartId, version: meta.version, err });
+            }
+          }
         },
         LOG_ORIGIN,
       );
@@ -125,9 +133,22 @@ export class HostedCart {
    */
   private async reseed(logVersion: number): Promise<void> {
     this.opts.log.warn('cart log is behind the hosted copy; re-seeding it', { cartId: this.cartId, logVersion, hosted: this.version });
-    const state = Y.encodeStateAsUpdate(this.doc);
-    const res = await this.opts.store.append(this.cartId, logVersion, state, 'reseed', this.ttlMs(false));
-    this.version = res.version;
+    let expected = logVersion;
+    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+      const res = await this.opts.store.append(this.cartId, expected, Y.encodeStateAsUpdate(this.doc), 'reseed', this.ttlMs(false));
+      if (res.appended) {
+        this.version = res.version;
+        return;
+      }
+      // Another node re-seeded (or wrote) first: take what the log has now, then write ours on top.
+      const loaded = await this.opts.store.load(this.cartId, 0);
+      Y.transact(this.doc, () => {
+        if (loaded.snapshot) Y.applyUpdate(this.doc, loaded.snapshot, LOG_ORIGIN);
+        for (const update of loaded.updates) Y.applyUpdate(this.doc, update, LOG_ORIGIN);
+      }, LOG_ORIGIN);
+      expected = loaded.version;
+    }
+    throw new CartError('E_STORAGE_UNAVAILABLE', 'could not re-seed the cart log');
   }
 
   private ttlMs(touchesLines: boolean): number {

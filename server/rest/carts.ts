@@ -74,6 +74,11 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
   /** The cart, kept loaded until the response is done. */
   const holdCart = async (cartId: string, res: Response): Promise<HostedCart> => {
     const cart = await registry.acquire(cartId);
+    // The client may have gone while the cart loaded: 'close' has fired already, release now.
+    if (res.destroyed || res.writableFinished || res.socket === null || res.socket.destroyed) {
+      registry.release(cart);
+      throw new CartError('E_INTERNAL', 'the client went away');
+    }
     res.once('close', () => registry.release(cart));
     return cart;
   };

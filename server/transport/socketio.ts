@@ -117,6 +117,8 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
 
   io.on('connection', (socket: CartSocket) => {
     const joined = new Map<string, Joined>();
+    /** Joins waiting for their cart to load, by cart (a device may retry a join meanwhile). */
+    const joining = new Map<string, number>();
     const bucket = new TokenBucket(config.socketRatePerSecond, config.socketBurst);
 
     /** Common checks of every event; returns a WireError to answer with, or null. */
@@ -160,14 +162,22 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
       const already = joined.get(cartId);
       // Joining again is how a device asks for a fresh sync: answered like a first join.
       if (already) return welcome(cartId, already.cart, ack);
-      if (joined.size >= config.maxCartsPerSocket) return reject(new CartError('E_TOO_MANY_CARTS').toWire(), ack);
+      // Joins still loading their cart count too, or parallel joins could pass the limit together.
+      const loadingOthers = [...joining.keys()].filter((id) => !joined.has(id)).length;
+      if (!joining.has(cartId) && joined.size + loadingOthers >= config.maxCartsPerSocket) return reject(new CartError('E_TOO_MANY_CARTS').toWire(), ack);
       try {
         Auth.checkGrant(socket.data.principal, cartId);
       } catch (err) {
         return reject(toWire(err, log), ack);
       }
       const device = typeof hello === 'object' && hello !== null && typeof hello.device === 'string' ? hello.device.slice(0, 64) : 'device';
-      registry.acquire(cartId).then(
+      joining.set(cartId, (joining.get(cartId) ?? 0) + 1);
+      const joinDone = (): void => {
+        const left = (joining.get(cartId) ?? 1) - 1;
+        if (left > 0) joining.set(cartId, left);
+        else joining.delete(cartId);
+      };
+      registry.acquire(cartId).finally(joinDone).then(
         (cart) => {
           if (!socket.connected) return registry.release(cart);
           const concurrent = joined.get(cartId);

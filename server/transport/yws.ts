@@ -182,10 +182,20 @@ export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
 
   return {
     handleUpgrade(req, socket, head) {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const match = PATH.exec(url.pathname);
-      if (!match) return false;
-      const cartId = decodeURIComponent(match[1] ?? '');
+      let url: URL;
+      let cartId: string;
+      try {
+        url = new URL(req.url ?? '/', 'http://localhost');
+        const match = PATH.exec(url.pathname);
+        if (!match) return false;
+        cartId = decodeURIComponent(match[1] ?? '');
+      } catch {
+        // A malformed URL (bad percent-encoding) must never throw out of the upgrade listener.
+        if (!(req.url ?? '').startsWith('/yjs/')) return false;
+        metrics.rejected({ code: 'E_CART_ID_INVALID', transport: 'yws' });
+        refuse(socket, 400, 'E_CART_ID_INVALID');
+        return true;
+      }
       socket.on('error', () => socket.destroy());
       if (!isCartId(cartId)) {
         metrics.rejected({ code: 'E_CART_ID_INVALID', transport: 'yws' });
