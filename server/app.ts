@@ -123,13 +123,23 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   // reconnect; devices detect the gap in versions and pull (protocol/SPEC.md §6).
   const adapterClients: Redis[] = [];
   if (config.socketAdapter === 'redis') {
-    const pub = redis.duplicate();
-    const sub = redis.duplicate();
+    // The adapter publishes without handling failures: its commands wait for Redis to come back
+    // (maxRetriesPerRequest: null) instead of rejecting where nobody catches them.
+    const pub = redis.duplicate({ maxRetriesPerRequest: null });
+    const sub = redis.duplicate({ maxRetriesPerRequest: null });
     for (const client of [pub, sub]) {
       client.on('error', (err) => log.warn('socket adapter connection error', { err }));
       adapterClients.push(client);
     }
-    io.adapter(createAdapter(pub, sub, { key: `${config.keyPrefix}:sio` }));
+    const adapterFor = createAdapter(pub, sub, { key: `${config.keyPrefix}:sio` });
+    // Socket.IO constructs the adapter with `new`: a function expression, not an arrow.
+    io.adapter(function guardedAdapter(nsp: unknown) {
+      const adapter = adapterFor(nsp);
+      // Its close() fires UNSUBSCRIBEs without handling their failure, which with Redis gone are
+      // unhandled rejections. Its connections are ours and are closed with the node: nothing to do.
+      adapter.close = async () => undefined;
+      return adapter;
+    });
   }
   attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics, clustered: config.socketAdapter === 'redis' });
   const yws = createYwsEndpoint({ registry, auth, config, log, metrics: serverMetrics });
