@@ -1,7 +1,7 @@
 /**
  * Smoke test of `npm run cluster`: the script starts two nodes, a worker and its load balancer on
- * the run's Redis; a cart created through the load balancer is served by every node; SIGTERM stops
- * every child.
+ * the run's Redis; a cart created and edited (over Socket.IO) through the load balancer is served
+ * by every node; SIGTERM stops every child.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { LiveCartConnection } from '../client/index.ts';
 import { freePort } from '../server/embedded-redis.ts';
 import { uniquePrefix } from './helpers/node.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -95,10 +96,21 @@ describe('npm run cluster', () => {
     const created = await fetch(`${lb}/v1/carts`, { method: 'POST' });
     expect(created.status).toBe(201);
     const { cartId, token } = (await created.json()) as { cartId: string; token: string };
+    // A device through the load balancer (Socket.IO over the WebSocket pass-through, cart affinity in the URL).
+    const device = new LiveCartConnection({ url: `${lb}/?cart=${cartId}`, token, device: 'phone' });
+    try {
+      const cart = await device.open(cartId);
+      cart.add({ sku: 'SHOE', quantity: 2 });
+      await cart.whenSaved();
+    } finally {
+      await device.close();
+    }
     for (const url of nodes) {
       const res = await fetch(`${url}/v1/carts/${cartId}`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
-      expect(((await res.json()) as { cartId: string }).cartId).toBe(cartId);
+      const body = (await res.json()) as { cartId: string; lines: Array<{ sku: string; quantity: number }> };
+      expect(body.cartId).toBe(cartId);
+      expect(body.lines.map((l) => [l.sku, l.quantity])).toEqual([['SHOE', 2]]);
     }
 
     child.kill('SIGTERM');
