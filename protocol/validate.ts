@@ -15,6 +15,7 @@ import {
   type CartLimits,
   ATTRIBUTE_KEY_PATTERN,
   COUPON_PATTERN,
+  FACT_ROOTS,
   INTENT_ROOTS,
   type IntentRoot,
   OPTION_KEY_PATTERN,
@@ -29,6 +30,11 @@ export interface ValidationContext {
   actor: Actor;
   /** The byte limit that applies: maxUpdateBytes for live updates, maxSyncBytes for sync step 2. */
   maxBytes: number;
+  /**
+   * The cart's log is empty (Redis lost it, or it expired) and a device's sync step 2 brings its
+   * copy back: its fact records are accepted too (guarantee 3) and revalidation re-derives them.
+   */
+  restoring?: boolean;
 }
 
 export interface ValidUpdate {
@@ -279,7 +285,8 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
       if (item.id.clock + item.length <= Y.getState(doc.store, item.id.client)) continue;
       checkReferences(item, new Set());
       const { root, key } = resolve(item, 0);
-      if (!INTENT.has(root)) reject('E_UPDATE_FORBIDDEN_FIELD', `root ${JSON.stringify(root.slice(0, 40))} is written by the server only`);
+      const restoredFact = ctx.restoring === true && (FACT_ROOTS as readonly string[]).includes(root);
+      if (!INTENT.has(root) && !restoredFact) reject('E_UPDATE_FORBIDDEN_FIELD', `root ${JSON.stringify(root.slice(0, 40))} is written by the server only`);
       const content = item.content;
       if (content instanceof Y.ContentDeleted) continue;
       // Same code as an item inside a nested type, whichever of the two the update carries first.
@@ -287,6 +294,7 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
       if (!(content instanceof Y.ContentAny) || content.arr.length !== 1) {
         reject('E_UPDATE_INVALID_VALUE', `${root}[${JSON.stringify(key.slice(0, 80))}]: values must be plain JSON`);
       }
+      if (restoredFact) continue;
       inserted += 1;
       checkValue(doc, root as IntentRoot, key, content.arr[0], item.id.client, ctx, root === 'lines' ? replacedValue(item) : 'none');
       if (root === 'lines' || root === 'qset' || root === 'qadd') {

@@ -54,7 +54,7 @@ describe('lost fan-out', () => {
       const device = pick(rand, devices);
       device.add({ sku: pick(rand, ['SHOE', 'BELT', 'SOCK', 'CAP']), quantity: int(rand, 1, 3) });
       if (step % 40 === 20) {
-        killed += Number(await admin.client('KILL', 'TYPE', 'pubsub'));
+        killed += Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
       }
       if (step % 10 === 9) await new Promise((r) => setTimeout(r, 5));
     }

@@ -161,10 +161,12 @@ export class HostedCart {
    * Resolves once the change is durable with its log position (`prev === version`: nothing new,
    * nothing appended); rejects with CartError.
    */
-  applyClientUpdate(update: Uint8Array, actor: Actor, maxBytes: number, origin: ChangeOrigin): Promise<ChangeMeta> {
+  applyClientUpdate(update: Uint8Array, actor: Actor, maxBytes: number, origin: ChangeOrigin, isSyncStep2 = false): Promise<ChangeMeta> {
     return this.serialize(async () => {
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-        const summary = validateUpdate(this.doc, update, { limits: this.opts.limits, actor, maxBytes });
+        // An empty log and a device's whole copy coming up: a restore (protocol/SPEC.md §5).
+        const restoring = isSyncStep2 && this.version === 0;
+        const summary = validateUpdate(this.doc, update, { limits: this.opts.limits, actor, maxBytes, restoring });
         if (summary.insertedItems === 0 && summary.newDeletes === 0) return { version: this.version, prev: this.version };
         const prev = this.version;
         if (await this.appendAndApply(update, origin, summary.touchesLines)) return { version: this.version, prev };

@@ -225,7 +225,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
           } else {
             const maxBytes = msg.kind === 'step2' ? config.limits.maxSyncBytes : config.limits.maxUpdateBytes;
             const actor = { id: socket.data.principal.subject, role: socket.data.principal.role };
-            const { version, prev } = await entry.cart.applyClientUpdate(msg.update, actor, maxBytes, { kind: 'client', socketId: socket.id });
+            const { version, prev } = await entry.cart.applyClientUpdate(msg.update, actor, maxBytes, { kind: 'client', socketId: socket.id }, msg.kind === 'step2');
             if (prev !== version) metrics.changes({ origin: 'client' });
             res = { ok: true, version, prev };
           }

@@ -133,7 +133,7 @@ export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
             send(encodeWsSync(writeSyncStep2(Y.encodeStateAsUpdate(cart.doc, frame.stateVector))));
           } else {
             const maxBytes = frame.kind === 'step2' ? config.limits.maxSyncBytes : config.limits.maxUpdateBytes;
-            await cart.applyClientUpdate(frame.update, { id: principal.subject, role: principal.role }, maxBytes, { kind: 'yws', connectionId });
+            await cart.applyClientUpdate(frame.update, { id: principal.subject, role: principal.role }, maxBytes, { kind: 'yws', connectionId }, frame.kind === 'step2');
             metrics.changes({ origin: 'yws' });
           }
           return;
