@@ -20,9 +20,3 @@ export interface CatalogChangeSink {
   productsChanged(skus: string[]): void;
   rulesChanged(change: RulesChange): void;
 }
-
-/** The default when nothing listens (a node without revalidation). */
-export const NOOP_CATALOG_SINK: CatalogChangeSink = {
-  productsChanged: () => undefined,
-  rulesChanged: () => undefined,
-};
