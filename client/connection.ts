@@ -58,8 +58,10 @@ export class LiveCartConnection {
     const { ackTimeoutMs, retryMinMs, retryMaxMs, gapWaitMs, syncCheckMs } = this.opts;
     this.timing = { ackTimeoutMs, retryMinMs, retryMaxMs, gapWaitMs, syncCheckMs };
     this.reconnectBackoff = new Backoff(retryMinMs, retryMaxMs);
+    const query = { ...(this.opts.socketOptions.query as Record<string, string> | undefined), ...(this.opts.affinity ? { cart: this.opts.affinity } : {}) };
     this.socket = io(this.opts.url, {
       ...this.opts.socketOptions,
+      query,
       auth: { token: this.opts.token },
       transports: ['websocket'],
       reconnection: true,

@@ -3,7 +3,7 @@
  * connection is created: an unknown or bad option throws instead of being silently ignored.
  */
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
-import { CartError } from '../protocol/index.ts';
+import { CartError, isCartId } from '../protocol/index.ts';
 import { type CartStorage, MemoryStorage } from './storage.ts';
 
 export interface LiveCartConnectionOptions {
@@ -37,6 +37,12 @@ export interface LiveCartConnectionOptions {
   /** Delay that batches local saves after a change. Default 50 ms. */
   saveDebounceMs?: number;
   /**
+   * The cart this connection is mostly for, sent as `?cart=` on the connection URL so a load
+   * balancer hashing on it keeps all devices of a cart on one node (cheap local relays).
+   * Default: none.
+   */
+  affinity?: string;
+  /**
    * Extra socket.io-client options (path, reconnection delays, extraHeaders…). `auth`, `transports`,
    * `reconnection`, `forceNew` and `retries` are set by the library.
    */
@@ -61,6 +67,7 @@ const KNOWN = new Set([
   'syncCheckMs',
   'saveDebounceMs',
   'socketOptions',
+  'affinity',
 ]);
 
 function bad(detail: string): never {
@@ -87,6 +94,8 @@ export function resolveOptions(options: LiveCartConnectionOptions): ResolvedOpti
   const ackTimeoutMs = duration('ackTimeoutMs', options.ackTimeoutMs, 10_000, 1);
   const retryMinMs = duration('retryMinMs', options.retryMinMs, 500, 1);
   const retryMaxMs = duration('retryMaxMs', options.retryMaxMs, 10_000, retryMinMs);
+  const affinity = options.affinity ?? '';
+  if (typeof affinity !== 'string' || (affinity !== '' && !isCartId(affinity))) bad('affinity must be a cart id');
   const socketOptions = options.socketOptions ?? {};
   if (typeof socketOptions !== 'object' || socketOptions === null) bad('socketOptions must be an object');
   return {
@@ -101,6 +110,7 @@ export function resolveOptions(options: LiveCartConnectionOptions): ResolvedOpti
     syncCheckMs: duration('syncCheckMs', options.syncCheckMs, 30_000, 0),
     saveDebounceMs: duration('saveDebounceMs', options.saveDebounceMs, 50, 0),
     socketOptions,
+    affinity,
     gapWaitMs: Math.min(1000, ackTimeoutMs),
   };
 }

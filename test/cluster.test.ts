@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CartHandle, LiveCartConnection } from '../client/index.ts';
 import { type TestNode, startNode, uniquePrefix } from './helpers/node.ts';
+import { startLoadBalancer } from '../scripts/lb.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const nodes: TestNode[] = [];
@@ -85,5 +86,29 @@ describe('devices of one cart on different nodes', () => {
       expect(lines(phone)).toEqual([['MUG', 4]]);
       expect(lines(laptop)).toEqual([['MUG', 4]]);
     });
+  });
+});
+
+describe('cart affinity through the load balancer', () => {
+  it('connections that name the same cart land on the same node', async () => {
+    const lb = await startLoadBalancer({ backends: nodes.map((n, i) => ({ name: `node-${i + 1}`, host: '127.0.0.1', port: n.port })), port: 0, host: '127.0.0.1', healthIntervalMs: 200 });
+    try {
+      await waitFor(() => expect(lb.healthy()).toHaveLength(3));
+      const { cartId, token } = await nodes[0]!.createCart();
+      const before = nodes.map((n) => n.node.io.engine.clientsCount);
+      const devices = Array.from({ length: 4 }, () => {
+        const c = new LiveCartConnection({ url: lb.url, token, affinity: cartId });
+        conns.push(c);
+        return c;
+      });
+      const handles = await Promise.all(devices.map((c) => c.open(cartId)));
+      expect(handles.every((h) => h.online)).toBe(true);
+      const added = nodes.map((n, i) => n.node.io.engine.clientsCount - before[i]!);
+      expect([...added].sort()).toEqual([0, 0, 4]);
+      expect(nodes[added.indexOf(4)]?.port).toBe(lb.pick(cartId)?.port);
+      await Promise.all(devices.map((c) => c.close()));
+    } finally {
+      await lb.close();
+    }
   });
 });
