@@ -7,8 +7,11 @@ export type ChangeOrigin =
   | { kind: 'client'; socketId: string }
   /** A stock Yjs client on the y-websocket endpoint, already appended. */
   | { kind: 'yws'; connectionId: string }
-  /** Catching the node's copy up from the cart log (already stored, already relayed). */
-  | { kind: 'log' }
+  /**
+   * Catching the node's copy up from the cart log (already stored). `relayed`: the node that
+   * appended it relayed it to every node's devices already (a worker's or a re-seed's was not).
+   */
+  | { kind: 'log'; relayed?: boolean }
   /** A REST mutation made by this node. */
   | { kind: 'rest'; requestId: string }
   /** A worker's correction. */

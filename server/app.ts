@@ -19,7 +19,7 @@ import type { Logger } from './log.ts';
 import { Metrics, createServerMetrics } from './metrics.ts';
 import { Queues } from './queues.ts';
 import { fanoutSink } from './revalidation/fanout-sink.ts';
-import { subscribeCartChanged } from './revalidation/notify.ts';
+import { publishCartChanged, subscribeCartChanged } from './revalidation/notify.ts';
 import { RevalidationRequester } from './revalidation/requester.ts';
 import { CartStore } from './redis/cart-store.ts';
 import { adminRoutes } from './rest/admin.ts';
@@ -81,6 +81,10 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       queues.requestCompaction(cartId).catch((err: unknown) => log.warn('could not enqueue compaction', { cartId, err }));
     },
     requestRevalidation: (cartId) => revalidation.request(cartId),
+    // With several nodes, others hosting the cart catch up (their /yjs clients get no adapter relay).
+    announce: (cartId, version) => {
+      if (config.socketAdapter === 'redis') publishCartChanged(redis, config.keyPrefix, cartId, version).catch((err: unknown) => log.debug('could not announce a change', { cartId, err }));
+    },
     log,
   });
 
@@ -151,8 +155,8 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   // Corrections written by workers reach this node's devices through a catch-up from the log.
   const subscriber = redis.duplicate();
   subscriber.on('error', (err) => log.warn('subscriber connection error', { err }));
-  const subscribed = subscribeCartChanged(subscriber, config.keyPrefix, (cartId) => {
-    registry.changedElsewhere(cartId).catch((err: unknown) => log.warn('catch-up after a worker change failed', { cartId, err }));
+  const subscribed = subscribeCartChanged(subscriber, config.keyPrefix, (cartId, version) => {
+    registry.changedElsewhere(cartId, version).catch((err: unknown) => log.warn('catch-up after a worker change failed', { cartId, err }));
   }).catch((err: unknown) => log.error('could not subscribe to cart changes', { err }));
 
   metrics.gauge('livecart_hosted_carts', 'Carts loaded on this node.', () => registry.size);

@@ -6,6 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CartHandle, LiveCartConnection } from '../client/index.ts';
 import { type TestNode, startNode, uniquePrefix } from './helpers/node.ts';
+import { WebSocket } from 'ws';
+import { WebsocketProvider } from 'y-websocket';
+import * as Y from 'yjs';
+import { readCart, setQuantity } from '../protocol/index.ts';
 import { startLoadBalancer } from '../scripts/lb.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -86,6 +90,29 @@ describe('devices of one cart on different nodes', () => {
       expect(lines(phone)).toEqual([['MUG', 4]]);
       expect(lines(laptop)).toEqual([['MUG', 4]]);
     });
+  });
+});
+
+describe('stock Yjs clients in a cluster', () => {
+  it('a /yjs client on one node receives changes appended on another, and its changes reach devices there', async () => {
+    const [n1, n2] = nodes as [TestNode, TestNode];
+    const { cartId, token } = await n1.createCart();
+    const phone = await open(n1, token, cartId, 'phone');
+    const doc = new Y.Doc();
+    const provider = new WebsocketProvider(`ws://127.0.0.1:${n2.port}/yjs`, cartId, doc, {
+      WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+      params: { token },
+      disableBc: true,
+    });
+    try {
+      await waitFor(() => expect(provider.synced).toBe(true));
+      phone.add({ sku: 'SHOE', quantity: 2 });
+      await waitFor(() => expect(readCart(doc).lines.map((l) => [l.lineId, l.quantity])).toEqual([['SHOE', 2]]));
+      setQuantity(doc, 'SHOE', 5);
+      await waitFor(() => expect(lines(phone)).toEqual([['SHOE', 5]]));
+    } finally {
+      provider.destroy();
+    }
   });
 });
 

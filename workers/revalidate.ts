@@ -120,7 +120,7 @@ export async function revalidateCart(deps: RevalidateDeps, cartId: string, now =
         // The cart changed while it was being priced: price the latest state instead.
         if (!res.appended) continue;
         version = res.version;
-        await publishCartChanged(deps.redis, deps.keyPrefix, cartId);
+        await publishCartChanged(deps.redis, deps.keyPrefix, cartId, version);
       }
       await Promise.all([deps.store.markRevalidated(cartId, version), deps.index.update(cartId, skus, previousSkus)]);
       return { status: version === loaded.version ? 'unchanged' : 'corrected', version, unverified, clamped };

@@ -31,6 +31,8 @@ export interface HostedCartOptions {
   requestCompaction: (cartId: string) => void;
   /** Called after every accepted intent change (device, stock Yjs client, REST). */
   requestRevalidation: (cartId: string) => void;
+  /** Called after every change this node appended: other nodes hosting the cart may catch up. */
+  announce: (cartId: string, version: number) => void;
   log: Logger;
 }
 
@@ -38,6 +40,11 @@ export type ChangeListener = (update: Uint8Array, meta: ChangeMeta, origin: Chan
 
 /** How many times a write retries after losing the compare-and-set to another writer of the log. */
 const MAX_APPEND_ATTEMPTS = 8;
+
+/** Origin tags of entries a node appended, and so relayed through the adapter itself. */
+const NODE_ORIGIN_TAGS = new Set(['client', 'yws', 'rest', 'claims']);
+const RELAYED: ChangeOrigin = Object.freeze({ kind: 'log', relayed: true });
+const UNRELAYED: ChangeOrigin = Object.freeze({ kind: 'log', relayed: false });
 
 function originTag(origin: ChangeOrigin): string {
   return origin.kind;
@@ -94,15 +101,15 @@ export class HostedCart {
       await this.reseed(loaded.version);
       return;
     }
-    const changes: Array<[Uint8Array, ChangeMeta]> = [];
+    const changes: Array<[Uint8Array, ChangeMeta, ChangeOrigin]> = [];
     let prev = from;
     if (loaded.snapshot) {
-      changes.push([loaded.snapshot, { version: loaded.snapVersion, prev }]);
+      changes.push([loaded.snapshot, { version: loaded.snapVersion, prev }, UNRELAYED]);
       prev = loaded.snapVersion;
     }
     loaded.updates.forEach((update, i) => {
       const version = loaded.versions[i] ?? prev;
-      changes.push([update, { version, prev }]);
+      changes.push([update, { version, prev }, NODE_ORIGIN_TAGS.has(loaded.origins[i] ?? '') ? RELAYED : UNRELAYED]);
       prev = version;
     });
     if (changes.length > 0) {
@@ -124,7 +131,7 @@ export class HostedCart {
     }
     this.version = loaded.version;
     this.revalidated = loaded.revalidated;
-    for (const [update, meta] of changes) this.notify(update, meta, LOG_ORIGIN);
+    for (const [update, meta, origin] of changes) this.notify(update, meta, origin);
   }
 
   /**
@@ -211,6 +218,7 @@ export class HostedCart {
     this.version = res.version;
     this.notify(update, meta, origin);
     if (origin.kind !== 'worker' && origin.kind !== 'log') this.opts.requestRevalidation(this.cartId);
+    this.opts.announce(this.cartId, res.version);
     if (res.version - res.snapVersion >= this.opts.compactAfterChanges) this.opts.requestCompaction(this.cartId);
     return true;
   }

@@ -33,8 +33,9 @@ export class CartRegistry {
    * which relays the change to its devices. A cart still loading catches up once loaded, since its
    * load may have read the log just before the change.
    */
-  changedElsewhere(cartId: string): Promise<void> {
+  changedElsewhere(cartId: string, version = Number.POSITIVE_INFINITY): Promise<void> {
     const hosted = this.carts.get(cartId);
+    if (hosted && hosted.version >= version) return Promise.resolve();
     if (hosted) return hosted.catchUp();
     const loading = this.loading.get(cartId);
     return loading ? loading.then((cart) => cart.catchUp()) : Promise.resolve();

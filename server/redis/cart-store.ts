@@ -57,6 +57,8 @@ export interface LoadResult {
   updates: Uint8Array[];
   /** The version of each of `updates`. */
   versions: number[];
+  /** The origin tag each of `updates` was appended with (client, yws, rest, claims, worker, reseed). */
+  origins: string[];
   /** The last version a revalidation saw (0: never). */
   revalidated: number;
 }
@@ -96,13 +98,16 @@ export class CartStore {
     const snapshot = reply[1] instanceof Buffer ? new Uint8Array(reply[1]) : null;
     const updates: Uint8Array[] = [];
     const versions: number[] = [];
-    for (let i = 4; i + 1 < reply.length; i += 2) {
+    const origins: string[] = [];
+    for (let i = 4; i + 2 < reply.length; i += 3) {
       const entry = reply[i + 1];
       if (!(entry instanceof Buffer)) continue;
       versions.push(toInt(reply[i]));
       updates.push(new Uint8Array(entry));
+      const origin = reply[i + 2];
+      origins.push(origin instanceof Buffer ? origin.toString() : '');
     }
-    return { version: toInt(reply[0]), snapshot, snapVersion: toInt(reply[2]), revalidated: toInt(reply[3]), updates, versions };
+    return { version: toInt(reply[0]), snapshot, snapVersion: toInt(reply[2]), revalidated: toInt(reply[3]), updates, versions, origins };
   }
 
   async saveSnapshot(cartId: string, snapshot: Uint8Array, version: number): Promise<boolean> {

@@ -7,15 +7,18 @@ import type { Redis } from 'ioredis';
 
 export const changedChannel = (keyPrefix: string): string => `${keyPrefix}:cart-changed`;
 
-export async function publishCartChanged(redis: Redis, keyPrefix: string, cartId: string): Promise<void> {
-  await redis.publish(changedChannel(keyPrefix), cartId);
+/** Announce that `cartId`'s log reached `version` (message: "<cartId> <version>"). */
+export async function publishCartChanged(redis: Redis, keyPrefix: string, cartId: string, version: number): Promise<void> {
+  await redis.publish(changedChannel(keyPrefix), `${cartId} ${version}`);
 }
 
 /** Subscribe `subscriber` (a connection in subscriber mode from now on) to changed-cart notices. */
-export async function subscribeCartChanged(subscriber: Redis, keyPrefix: string, onChanged: (cartId: string) => void): Promise<void> {
+export async function subscribeCartChanged(subscriber: Redis, keyPrefix: string, onChanged: (cartId: string, version: number) => void): Promise<void> {
   const channel = changedChannel(keyPrefix);
   subscriber.on('message', (ch: string, message: string) => {
-    if (ch === channel) onChanged(message);
+    if (ch !== channel) return;
+    const [cartId, version] = message.split(' ');
+    if (cartId) onChanged(cartId, Number(version) || Number.POSITIVE_INFINITY);
   });
   await subscriber.subscribe(channel);
 }

@@ -103,6 +103,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
       // A change this node appended goes to the cart's devices on every node (through the adapter).
       // A change read back from the log (a worker's, or one this node missed) goes to this node's
       // devices only: every node hosting the cart reads it back itself.
+      if (origin.kind === 'log' && origin.relayed) return;
       const target = origin.kind === 'log' ? io.local.to(room) : origin.kind === 'client' ? io.to(room).except(origin.socketId) : io.to(room);
       target.emit('sync', cart.cartId, writeSyncUpdate(update), meta);
     });

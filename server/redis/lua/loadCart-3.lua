@@ -4,13 +4,13 @@
   KEYS[1] meta hash, KEYS[2] log stream, KEYS[3] snapshot (see appendUpdate-3.lua)
   ARGV[1] the version the caller's copy is at (0: it has nothing)
 
-  Returns { version, snapshotOrFalse, snapVersion, revalidated, seq1, update1, seq2, update2, ... }
+  Returns { version, snapshotOrFalse, snapVersion, revalidated, seq1, update1, origin1, seq2, ... }
     version      the log's current version (0 when the cart does not exist)
     snapshot     the compacted state, only when the caller is behind the snapshot; else false
     snapVersion  the version the snapshot includes
     revalidated  the last version a revalidation saw (0: never revalidated)
-    seqN, updateN  the updates after max(caller's version, snapshot version), oldest first, each
-                 with its version
+    seqN, updateN, originN  the updates after max(caller's version, snapshot version), oldest
+                 first, each with its version and the origin tag it was appended with
 ]]
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 local snapVersion = tonumber(redis.call('HGET', KEYS[1], 'snapVersion') or '0')
@@ -26,6 +26,7 @@ if from < version then
   for _, entry in ipairs(entries) do
     result[#result + 1] = tonumber(string.sub(entry[1], 3))
     result[#result + 1] = entry[2][2]
+    result[#result + 1] = entry[2][4]
   end
 end
 return result
