@@ -6,6 +6,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as Y from 'yjs';
+import { applyLog, entriesOf } from '../server/cart/apply-log.ts';
 import type { Logger } from '../server/log.ts';
 import { COMPACT_QUEUE, type CompactJob, bullPrefix } from '../server/queues.ts';
 import type { CartStore } from '../server/redis/cart-store.ts';
@@ -17,15 +18,13 @@ export interface CompactionResult {
 }
 
 /** Compact one cart now. Safe to run concurrently with appends: it folds only up to the version it read. */
-export async function compactCart(store: CartStore, cartId: string): Promise<CompactionResult> {
+export async function compactCart(store: CartStore, cartId: string, log?: Logger): Promise<CompactionResult> {
   const loaded = await store.load(cartId, 0);
   if (loaded.version === 0) return { compacted: false, version: 0, bytes: 0 };
   const doc = new Y.Doc({ gc: true });
   try {
-    Y.transact(doc, () => {
-      if (loaded.snapshot) Y.applyUpdate(doc, loaded.snapshot);
-      for (const update of loaded.updates) Y.applyUpdate(doc, update);
-    });
+    // An entry that cannot be applied is left out of the snapshot (it never showed anywhere).
+    applyLog(doc, entriesOf(loaded), null, (version, err) => log?.error('compaction skipped a log entry that cannot be applied', { cartId, version, err }));
     const state = Y.encodeStateAsUpdate(doc);
     const compacted = await store.saveSnapshot(cartId, state, loaded.version);
     return { compacted, version: loaded.version, bytes: state.byteLength };
@@ -35,7 +34,7 @@ export async function compactCart(store: CartStore, cartId: string): Promise<Com
 }
 
 export function startCompactionWorker(connection: Redis, keyPrefix: string, store: CartStore, log: Logger): Worker<CompactJob, CompactionResult> {
-  const worker = new Worker<CompactJob, CompactionResult>(COMPACT_QUEUE, (job: Job<CompactJob>) => compactCart(store, job.data.cartId), {
+  const worker = new Worker<CompactJob, CompactionResult>(COMPACT_QUEUE, (job: Job<CompactJob>) => compactCart(store, job.data.cartId, log), {
     connection,
     prefix: bullPrefix(keyPrefix),
     concurrency: 2,

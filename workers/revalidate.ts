@@ -25,6 +25,7 @@ import type { Logger } from '../server/log.ts';
 import type { WorkerMetrics } from '../server/metrics.ts';
 import type { Queues, RevalidateJob } from '../server/queues.ts';
 import type { CartStore } from '../server/redis/cart-store.ts';
+import { applyLog, entriesOf } from '../server/cart/apply-log.ts';
 import { publishCartChanged } from '../server/revalidation/notify.ts';
 import type { SkuIndex } from '../server/revalidation/sku-index.ts';
 
@@ -73,10 +74,7 @@ export async function revalidateCart(deps: RevalidateDeps, cartId: string, now =
     // A fresh doc each attempt: a new random Yjs client id for every server write.
     const doc = new Y.Doc({ gc: true });
     try {
-      Y.transact(doc, () => {
-        if (loaded.snapshot) Y.applyUpdate(doc, loaded.snapshot);
-        for (const update of loaded.updates) Y.applyUpdate(doc, update);
-      });
+      applyLog(doc, entriesOf(loaded), null, (version, err) => deps.log.error('revalidation skipped a log entry that cannot be applied', { cartId, version, err }));
       const r = roots(doc);
       const view = readCart(doc, deps.limits);
       if (view.status !== 'open') {

@@ -19,6 +19,7 @@ import {
   validateUpdate,
 } from '../../protocol/index.ts';
 import type { CartStore } from '../redis/cart-store.ts';
+import { applyLog, entriesOf } from './apply-log.ts';
 import type { Logger } from '../log.ts';
 
 export interface HostedCartOptions {
@@ -101,38 +102,22 @@ export class HostedCart {
       await this.reseed(loaded.version);
       return;
     }
-    const changes: Array<[Uint8Array, ChangeMeta, ChangeOrigin]> = [];
-    let prev = from;
-    if (loaded.snapshot) {
-      changes.push([loaded.snapshot, { version: loaded.snapVersion, prev }, UNRELAYED]);
-      prev = loaded.snapVersion;
-    }
-    loaded.updates.forEach((update, i) => {
-      const version = loaded.versions[i] ?? prev;
-      changes.push([update, { version, prev }, NODE_ORIGIN_TAGS.has(loaded.origins[i] ?? '') ? RELAYED : UNRELAYED]);
-      prev = version;
-    });
-    if (changes.length > 0) {
-      Y.transact(
-        this.doc,
-        () => {
-          for (const [update, meta] of changes) {
-            // Validation keeps undecodable entries out of the log; should one get in anyway, it
-            // must not make the cart unloadable: skip it, loudly.
-            try {
-              Y.applyUpdate(this.doc, update, LOG_ORIGIN);
-            } catch (err) {
-              this.opts.log.error('skipped a log entry that cannot be applied', { cartId: this.cartId, version: meta.version, err });
-            }
-          }
-        },
-        LOG_ORIGIN,
-      );
-    }
+    const entries = entriesOf(loaded);
+    applyLog(this.doc, entries, LOG_ORIGIN, this.skipped);
     this.version = loaded.version;
     this.revalidated = loaded.revalidated;
-    for (const [update, meta, origin] of changes) this.notify(update, meta, origin);
+    let prev = from;
+    entries.forEach(({ update, version }, i) => {
+      // With a snapshot first, entry i + 1 is updates[i].
+      const tag = loaded.snapshot ? (i === 0 ? null : loaded.origins[i - 1]) : loaded.origins[i];
+      this.notify(update, { version, prev }, tag != null && NODE_ORIGIN_TAGS.has(tag) ? RELAYED : UNRELAYED);
+      prev = version;
+    });
   }
+
+  private readonly skipped = (version: number, err: unknown): void => {
+    this.opts.log.error('skipped a log entry that cannot be applied', { cartId: this.cartId, version, err });
+  };
 
   /**
    * The log is behind this doc: Redis lost data (a flush, a failover without persistence). Write
@@ -149,10 +134,7 @@ export class HostedCart {
       }
       // Another node re-seeded (or wrote) first: take what the log has now, then write ours on top.
       const loaded = await this.opts.store.load(this.cartId, 0);
-      Y.transact(this.doc, () => {
-        if (loaded.snapshot) Y.applyUpdate(this.doc, loaded.snapshot, LOG_ORIGIN);
-        for (const update of loaded.updates) Y.applyUpdate(this.doc, update, LOG_ORIGIN);
-      }, LOG_ORIGIN);
+      applyLog(this.doc, entriesOf(loaded), LOG_ORIGIN, this.skipped);
       expected = loaded.version;
     }
     throw new CartError('E_STORAGE_UNAVAILABLE', 'could not re-seed the cart log');
