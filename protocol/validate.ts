@@ -190,8 +190,24 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
   }
   const resolved = new Map<Y.Item, Target>();
 
-  const findOwn = (id: Y.ID): Y.Item | undefined =>
-    own.get(id.client)?.find((i) => id.clock >= i.id.clock && id.clock < i.id.clock + i.length);
+  // A client's structs in an update are in clock order: binary search, so a large (hostile) update
+  // costs n log n, not n².
+  const findOwn = (id: Y.ID): Y.Item | undefined => {
+    const list = own.get(id.client);
+    if (!list) return undefined;
+    let lo = 0;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const item = list[mid]!;
+      if (id.clock < item.id.clock) hi = mid - 1;
+      else if (id.clock >= item.id.clock + item.length) lo = mid + 1;
+      else return item;
+    }
+    return undefined;
+  };
+  const positionInOwn = new Map<Y.Item, number>();
+  for (const list of own.values()) list.forEach((item, i) => positionInOwn.set(item, i));
 
   const targetOfStored = (item: Y.Item): Target | null => {
     const parent = item.parent as unknown;
@@ -224,7 +240,7 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
       deps.push(dep);
     }
     const list = own.get(item.id.client) ?? [];
-    const previous = list[list.indexOf(item) - 1];
+    const previous = list[(positionInOwn.get(item) ?? 0) - 1];
     if (previous && !isStored(previous.id)) deps.push(previous);
     for (const dep of deps) checkReferences(dep, visiting);
     visiting.delete(item);
