@@ -2,21 +2,24 @@
  * One livecart server node: express (REST, health, metrics) + Socket.IO + the /yjs endpoint on one
  * HTTP server. Infrastructure (the Redis connection) is injected; nothing here connects on its own.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
-import { CLOSE } from '../protocol/index.ts';
+import { CLOSE, CartError } from '../protocol/index.ts';
 import { Auth } from './auth.ts';
 import { CartRegistry } from './cart/registry.ts';
+import { NodeHeartbeat } from './cluster/heartbeat.ts';
 import { CatalogStore } from './catalog/catalog-store.ts';
 import type { CatalogChangeSink } from './catalog/change-sink.ts';
 import { RulesStore } from './catalog/rules-store.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { Metrics, createServerMetrics } from './metrics.ts';
+import { dropNodePresence, presenceNodes } from './presence.ts';
 import { Queues } from './queues.ts';
 import { fanoutSink } from './revalidation/fanout-sink.ts';
 import { publishCartChanged, subscribeCartChanged } from './revalidation/notify.ts';
@@ -26,7 +29,7 @@ import { adminRoutes } from './rest/admin.ts';
 import { adminCatalogRoutes } from './rest/admin-catalog.ts';
 import { cartRoutes } from './rest/carts.ts';
 import { catalogRoutes } from './rest/catalog.ts';
-import { errorHandler, notFound } from './rest/http-errors.ts';
+import { errorHandler, notFound, sendError } from './rest/http-errors.ts';
 import { Idempotency } from './rest/idempotency.ts';
 import { type CartServer, attachSocketTransport, roomOf } from './transport/socketio.ts';
 import { createYwsEndpoint } from './transport/yws.ts';
@@ -45,6 +48,8 @@ export interface CartServerOptions {
 }
 
 export interface CartServerNode {
+  /** Identifies this node to the others (presence relayed from here, its liveness key). */
+  nodeId: string;
   http: HttpServer;
   io: CartServer;
   auth: Auth;
@@ -56,11 +61,21 @@ export interface CartServerNode {
   serverMetrics: ReturnType<typeof createServerMetrics>;
   /** Start listening; resolves with the bound port. */
   listen(): Promise<number>;
+  /**
+   * Graceful stop: refuse new work (E_SHUTTING_DOWN, /readyz 503), let changes already received
+   * be appended and answered (at most config.shutdownGraceMs), then tell devices to reconnect
+   * elsewhere and close every connection.
+   */
   close(): Promise<void>;
 }
 
 export function createCartServer(opts: CartServerOptions): CartServerNode {
   const { config, redis, log } = opts;
+  const nodeId = randomUUID();
+  const clustered = config.socketAdapter === 'redis';
+  let draining = false;
+  /** REST requests being answered (a drain waits for them). */
+  let requestsInFlight = 0;
   const metrics = opts.metrics ?? new Metrics();
   const serverMetrics = createServerMetrics(metrics);
   const auth = new Auth(opts.jwtSecret);
@@ -83,7 +98,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     requestRevalidation: (cartId) => revalidation.request(cartId),
     // With several nodes, others hosting the cart catch up (their /yjs clients get no adapter relay).
     announce: (cartId, version) => {
-      if (config.socketAdapter === 'redis') publishCartChanged(redis, config.keyPrefix, cartId, version).catch((err: unknown) => log.debug('could not announce a change', { cartId, err }));
+      if (clustered) publishCartChanged(redis, config.keyPrefix, cartId, version).catch((err: unknown) => log.debug('could not announce a change', { cartId, err }));
     },
     log,
   });
@@ -96,6 +111,10 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     res.json({ ok: true });
   });
   app.get('/readyz', async (_req, res) => {
+    if (draining) {
+      res.status(503).json({ ready: false, redis: 'unknown', draining: true });
+      return;
+    }
     const ready = await Promise.race([
       redis.ping().then(
         () => true,
@@ -107,6 +126,22 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   });
   app.get('/metrics', async (_req, res) => {
     res.type('text/plain; version=0.0.4').send(await metrics.render());
+  });
+  app.use((req, res, next) => {
+    if (draining) {
+      res.set('connection', 'close').set('retry-after', '1');
+      sendError(res, new CartError('E_SHUTTING_DOWN'));
+      return;
+    }
+    requestsInFlight += 1;
+    let counted = true;
+    const finished = (): void => {
+      if (counted) requestsInFlight -= 1;
+      counted = false;
+    };
+    res.once('finish', finished);
+    res.once('close', finished);
+    next();
   });
   app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
   app.use(catalogRoutes(catalog));
@@ -126,7 +161,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   // Relays reach a cart's devices on other nodes through Redis pub/sub. It drops messages across a
   // reconnect; devices detect the gap in versions and pull (protocol/SPEC.md §6).
   const adapterClients: Redis[] = [];
-  if (config.socketAdapter === 'redis') {
+  if (clustered) {
     // The adapter publishes without handling failures: its commands wait for Redis to come back
     // (maxRetriesPerRequest: null) instead of rejecting where nobody catches them.
     const pub = redis.duplicate({ maxRetriesPerRequest: null });
@@ -145,7 +180,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       return adapter;
     });
   }
-  attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics, clustered: config.socketAdapter === 'redis' });
+  const transport = attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics, clustered, nodeId });
   const yws = createYwsEndpoint({ registry, auth, config, log, metrics: serverMetrics });
   http.on('upgrade', (req, socket, head) => {
     if (yws.handleUpgrade(req, socket, head)) return;
@@ -155,14 +190,33 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   // Corrections written by workers reach this node's devices through a catch-up from the log.
   const subscriber = redis.duplicate();
   subscriber.on('error', (err) => log.warn('subscriber connection error', { err }));
-  const subscribed = subscribeCartChanged(subscriber, config.keyPrefix, (cartId, version) => {
-    registry.changedElsewhere(cartId, version).catch((err: unknown) => log.warn('catch-up after a worker change failed', { cartId, err }));
+  const changed = (cartId: string, version?: number): void => {
+    registry.changedElsewhere(cartId, version).catch((err: unknown) => log.warn('catch-up after a change elsewhere failed', { cartId, err }));
+  };
+  const subscribed = subscribeCartChanged(subscriber, config.keyPrefix, changed, () => {
+    // Notices sent while the subscription was down are lost: catch every hosted cart up (devices
+    // on /yjs have no gap detection of their own).
+    log.info('cart-changed subscription restored; catching up hosted carts', { carts: registry.size });
+    for (const cartId of registry.ids()) changed(cartId);
   }).catch((err: unknown) => log.error('could not subscribe to cart changes', { err }));
+
+  // A node that holds presence relayed from another node drops it when that node stops beating.
+  const heartbeat = clustered ? new NodeHeartbeat(redis, config.keyPrefix, nodeId, config.nodeHeartbeatMs, log) : null;
+  const dropGoneNodes = async (): Promise<void> => {
+    if (!heartbeat) return;
+    const carts = registry.ids().flatMap((id) => registry.peek(id) ?? []);
+    const held = new Set(carts.flatMap((cart) => [...presenceNodes(cart)]));
+    for (const gone of await heartbeat.gone(held)) {
+      log.info('a node stopped beating: dropping its devices\' presence', { node: gone });
+      for (const cart of carts) dropNodePresence(cart, gone);
+    }
+  };
 
   metrics.gauge('livecart_hosted_carts', 'Carts loaded on this node.', () => registry.size);
   metrics.gauge('livecart_connected_devices', 'Socket.IO connections on this node.', () => io.engine.clientsCount);
 
   return {
+    nodeId,
     http,
     io,
     auth,
@@ -174,12 +228,27 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     serverMetrics,
     listen: async () => {
       await subscribed;
+      await heartbeat?.start(dropGoneNodes);
       return new Promise((resolve, reject) => {
         http.once('error', reject);
         http.listen(config.port, config.host, () => resolve((http.address() as AddressInfo).port));
       });
     },
     async close() {
+      if (draining) return;
+      draining = true;
+      // No new connections; the load balancer sees /readyz 503 on those still open.
+      http.close();
+      const deadline = Date.now() + config.shutdownGraceMs;
+      const drained = (async () => {
+        await transport.drain();
+        await registry.settled();
+        while (requestsInFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+        return requestsInFlight === 0;
+      })();
+      const grace = new Promise<false>((resolve) => setTimeout(resolve, config.shutdownGraceMs, false).unref());
+      if (!(await Promise.race([drained, grace]))) log.warn('shutdown grace ran out with work in flight', { requestsInFlight });
+      await heartbeat?.stop();
       yws.closeAll(CLOSE.SHUTTING_DOWN);
       // Tell devices why their carts go quiet, so they reconnect (elsewhere) instead of waiting.
       for (const cartId of registry.ids()) io.to(roomOf(cartId)).emit('cart-closed', cartId, { reason: CLOSE.SHUTTING_DOWN.name });

@@ -58,6 +58,13 @@ export interface Config {
    * classic pub/sub) for several nodes; 'local' for a single node (no pub/sub per relay).
    */
   socketAdapter: 'redis' | 'local';
+  /**
+   * How often a node refreshes its liveness key; a killed node's devices disappear from presence
+   * on other nodes within about four beats.
+   */
+  nodeHeartbeatMs: number;
+  /** On SIGTERM, how long in-flight appends and REST calls get before the node closes anyway. */
+  shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -89,6 +96,8 @@ export const DEFAULT_CONFIG: Config = {
   jobLockMs: 30_000,
   workerConcurrency: 16,
   socketAdapter: 'redis',
+  nodeHeartbeatMs: 1000,
+  shutdownGraceMs: 5000,
   logLevel: 'info',
 };
 
@@ -116,6 +125,8 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_PROVIDER_TIMEOUT_MS: ['providerTimeoutMs', 50, 60_000],
   LIVECART_JOB_LOCK_MS: ['jobLockMs', 500, 600_000],
   LIVECART_WORKER_CONCURRENCY: ['workerConcurrency', 1, 256],
+  LIVECART_NODE_HEARTBEAT_MS: ['nodeHeartbeatMs', 100, 60_000],
+  LIVECART_SHUTDOWN_GRACE_MS: ['shutdownGraceMs', 0, 120_000],
 };
 
 const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {

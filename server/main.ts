@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
-    const deadline = setTimeout(() => process.exit(1), 10_000);
+    const deadline = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5000);
     deadline.unref();
     try {
       if (node) await node.close();

@@ -11,8 +11,19 @@ import type { HostedCart } from './cart/hosted-cart.ts';
 const MAX_DEVICE_NAME = 64;
 const MAX_VIEWING = 200;
 
-/** Who owns which awareness client id, per hosted cart. */
+/**
+ * Who owns which awareness client id, per hosted cart: a connection of this node (its connection
+ * id) or another node (`node:<id>`, for presence relayed from there).
+ */
 const owners = new WeakMap<HostedCart, Map<number, string>>();
+
+const NODE_OWNER = 'node:';
+const nodeOwner = (nodeId: string): string => NODE_OWNER + nodeId;
+
+/** True for an awareness change origin that is a device of this node (not a relay, not a timeout). */
+export function isLocalPresenceOrigin(origin: unknown): boolean {
+  return typeof origin === 'string' && (origin.startsWith('sio:') || origin.startsWith('yws:'));
+}
 
 function ownerMap(cart: HostedCart): Map<number, string> {
   let map = owners.get(cart);
@@ -39,7 +50,10 @@ export function applyPresence(cart: HostedCart, session: PresenceSession, frame:
   const map = ownerMap(cart);
   for (const entry of entries) {
     const owner = map.get(entry.clientId);
-    if (owner !== undefined && owner !== session.connectionId) throw new CartError('E_AWARENESS_INVALID', 'client id belongs to another device');
+    // A device that moved here from another node takes its client id with it (same person only).
+    const relayed = owner?.startsWith(NODE_OWNER) === true ? (cart.awareness.getStates().get(entry.clientId) as PresenceState | undefined) : undefined;
+    const movedHere = owner?.startsWith(NODE_OWNER) === true && (relayed === undefined || relayed.subject === session.principal.subject);
+    if (owner !== undefined && owner !== session.connectionId && !movedHere) throw new CartError('E_AWARENESS_INVALID', 'client id belongs to another device');
     if (entry.clientId === cart.doc.clientID) throw new CartError('E_AWARENESS_INVALID', 'client id belongs to the server');
     if (entry.state === null) continue;
     const device = typeof entry.state.device === 'string' ? entry.state.device.slice(0, MAX_DEVICE_NAME) : session.device;
@@ -69,4 +83,47 @@ export function removePresence(cart: HostedCart, session: PresenceSession): void
 export function presenceSnapshot(cart: HostedCart): Uint8Array | null {
   const ids = [...cart.awareness.getStates().keys()];
   return ids.length === 0 ? null : encodeAwarenessUpdate(cart.awareness, ids);
+}
+
+/** The presence of this node's own devices of the cart (what it answers another node's query with). */
+export function localPresenceSnapshot(cart: HostedCart): Uint8Array | null {
+  const map = ownerMap(cart);
+  const ids = [...cart.awareness.getStates().keys()].filter((id) => map.get(id)?.startsWith(NODE_OWNER) === false);
+  return ids.length === 0 ? null : encodeAwarenessUpdate(cart.awareness, ids);
+}
+
+/**
+ * Apply presence relayed by node `nodeId` (which validated and stamped it). Entries for client ids
+ * a device of this node owns are skipped: that device is here now. Throws E_AWARENESS_INVALID on
+ * an unreadable frame.
+ */
+export function applyRemotePresence(cart: HostedCart, nodeId: string, frame: Uint8Array): void {
+  const map = ownerMap(cart);
+  const owner = nodeOwner(nodeId);
+  const entries = decodeAwarenessEntries(frame).filter((e) => {
+    const current = map.get(e.clientId);
+    return current === undefined || current.startsWith(NODE_OWNER);
+  });
+  if (entries.length === 0) return;
+  for (const entry of entries) {
+    if (entry.state !== null) map.set(entry.clientId, owner);
+    else if (map.get(entry.clientId) === owner) map.delete(entry.clientId);
+  }
+  applyAwarenessUpdate(cart.awareness, encodeAwarenessEntries(entries), owner);
+}
+
+/** The other nodes whose devices' presence this node holds for the cart. */
+export function presenceNodes(cart: HostedCart): Set<string> {
+  const nodes = new Set<string>();
+  for (const owner of ownerMap(cart).values()) if (owner.startsWith(NODE_OWNER)) nodes.add(owner.slice(NODE_OWNER.length));
+  return nodes;
+}
+
+/** Node `nodeId` is gone: remove its devices' presence (relayed to this node's devices as removals). */
+export function dropNodePresence(cart: HostedCart, nodeId: string): void {
+  const map = ownerMap(cart);
+  const owner = nodeOwner(nodeId);
+  const ids = [...map].filter(([, o]) => o === owner).map(([id]) => id);
+  for (const id of ids) map.delete(id);
+  if (ids.length > 0 && !cart.destroyed) removeAwarenessStates(cart.awareness, ids, 'node-gone');
 }

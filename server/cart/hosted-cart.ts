@@ -85,6 +85,11 @@ export class HostedCart {
     return run;
   }
 
+  /** Resolves when every write queued on this cart so far has finished (shutdown drains them). */
+  settled(): Promise<void> {
+    return this.tail.then(() => undefined);
+  }
+
   /** Bring the doc to the log's current version. One Redis round trip. */
   catchUp(): Promise<void> {
     return this.serialize(() => this.catchUpNow());

@@ -117,6 +117,11 @@ export class CartRegistry {
     return [...this.carts.keys()];
   }
 
+  /** Resolves when every write queued so far on every hosted cart has finished. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.carts.values()].map((cart) => cart.settled()));
+  }
+
   /** Drop every hosted cart (shutdown). */
   clear(): void {
     for (const cart of this.carts.values()) cart.destroy();

@@ -26,13 +26,26 @@ import type { CartRegistry } from '../cart/registry.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { ServerMetrics } from '../metrics.ts';
-import { type PresenceSession, applyPresence, presenceSnapshot, removePresence } from '../presence.ts';
+import {
+  type PresenceSession,
+  applyPresence,
+  applyRemotePresence,
+  isLocalPresenceOrigin,
+  localPresenceSnapshot,
+  presenceSnapshot,
+  removePresence,
+} from '../presence.ts';
 import { TokenBucket } from '../rate-limit.ts';
 
 /** Events between nodes (through the adapter). */
 export interface InterServerEvents {
-  /** A device joined `cartId` on another node: send it the presence of your devices of that cart. */
-  'presence-query': (cartId: string, socketId: string) => void;
+  /** Node `nodeId` just loaded `cartId`: send the presence of your devices of that cart. */
+  'presence-query': (cartId: string, nodeId: string) => void;
+  /**
+   * Presence of node `nodeId`'s devices of `cartId` changed: an awareness frame, already stamped,
+   * in base64 (the adapter sends inter-node events as JSON).
+   */
+  presence: (nodeId: string, cartId: string, frame: string) => void;
 }
 
 export type CartServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -50,6 +63,8 @@ export interface SocketDeps {
   metrics: ServerMetrics;
   /** Other nodes may host the same carts (an adapter connects them). */
   clustered: boolean;
+  /** This node's id among them (presence relayed from here is attributed to it). */
+  nodeId: string;
 }
 
 interface Joined {
@@ -72,8 +87,19 @@ function isBinary(v: unknown): v is Uint8Array {
   return v instanceof Uint8Array;
 }
 
-export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
+export interface SocketTransport {
+  /**
+   * Stop taking work (joins, changes and presence get E_SHUTTING_DOWN, retryable) and resolve
+   * once every change already received has been appended and answered.
+   */
+  drain(): Promise<void>;
+}
+
+export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketTransport {
   const { registry, auth, config, log, metrics } = deps;
+  /** Every socket's joined carts (their task queues are what a drain waits for). */
+  const sessions = new Set<Map<string, Joined>>();
+  let draining = false;
 
   io.use((socket, next) => {
     const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
@@ -90,11 +116,22 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
     );
   });
 
-  // Presence lives on the node a device is connected to; a device joining elsewhere asks for it.
-  io.on('presence-query', (cartId, socketId) => {
+  // Every node hosting a cart holds the presence of all its devices: its own devices' changes are
+  // sent to the other nodes, which apply them (attributed to this node, so they can be dropped when
+  // it dies) and relay them to their devices. A node that loads a cart asks for the current states.
+  io.on('presence-query', (cartId) => {
     const cart = typeof cartId === 'string' ? registry.peek(cartId) : undefined;
-    const frame = cart ? presenceSnapshot(cart) : null;
-    if (frame && typeof socketId === 'string') io.to(socketId).emit('awareness', cartId, frame);
+    const frame = cart ? localPresenceSnapshot(cart) : null;
+    if (frame) io.serverSideEmit('presence', deps.nodeId, cartId, Buffer.from(frame).toString('base64'));
+  });
+  io.on('presence', (nodeId, cartId, frame) => {
+    const cart = typeof cartId === 'string' ? registry.peek(cartId) : undefined;
+    if (!cart || typeof nodeId !== 'string' || typeof frame !== 'string') return;
+    try {
+      applyRemotePresence(cart, nodeId, Buffer.from(frame, 'base64'));
+    } catch (err) {
+      log.warn('unreadable presence from another node', { nodeId, cartId, err });
+    }
   });
 
   registry.onLoad((cart) => {
@@ -111,19 +148,23 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
       const changed = [...added, ...updated, ...removed];
       if (changed.length === 0 || cart.destroyed) return;
       const frame = encodeAwarenessUpdate(cart.awareness, changed);
-      const target = typeof origin === 'string' && origin.startsWith(SOCKET_ORIGIN_PREFIX) ? io.to(room).except(origin.slice(SOCKET_ORIGIN_PREFIX.length)) : io.to(room);
-      target.emit('awareness', cart.cartId, frame);
+      const local = typeof origin === 'string' && origin.startsWith(SOCKET_ORIGIN_PREFIX) ? io.local.to(room).except(origin.slice(SOCKET_ORIGIN_PREFIX.length)) : io.local.to(room);
+      local.emit('awareness', cart.cartId, frame);
+      if (deps.clustered && isLocalPresenceOrigin(origin)) io.serverSideEmit('presence', deps.nodeId, cart.cartId, Buffer.from(frame).toString('base64'));
     });
+    if (deps.clustered) io.serverSideEmit('presence-query', cart.cartId, deps.nodeId);
   });
 
   io.on('connection', (socket: CartSocket) => {
     const joined = new Map<string, Joined>();
+    sessions.add(joined);
     /** Joins waiting for their cart to load, by cart (a device may retry a join meanwhile). */
     const joining = new Map<string, number>();
     const bucket = new TokenBucket(config.socketRatePerSecond, config.socketBurst);
 
     /** Common checks of every event; returns a WireError to answer with, or null. */
     const admit = (cartId: unknown): WireError | null => {
+      if (draining) return new CartError('E_SHUTTING_DOWN').toWire();
       if (!bucket.take()) return new CartError('E_RATE_LIMITED').toWire();
       if (!isCartId(cartId)) return new CartError('E_CART_ID_INVALID').toWire();
       if (socket.data.principal.expiresAt <= Date.now()) return new CartError('E_AUTH_EXPIRED').toWire();
@@ -153,7 +194,6 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
       socket.emit('sync', cartId, writeSyncStep1(Y.encodeStateVector(cart.doc)), null);
       const presence = presenceSnapshot(cart);
       if (presence) socket.emit('awareness', cartId, presence);
-      if (deps.clustered) io.serverSideEmit('presence-query', cartId, socket.id);
     };
 
     socket.on('join', (cartId, hello, ack) => {
@@ -255,7 +295,16 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): void {
     });
 
     socket.on('disconnect', () => {
+      sessions.delete(joined);
       for (const [cartId, entry] of joined) leave(cartId, entry);
     });
   });
+
+  return {
+    async drain() {
+      draining = true;
+      // No task is queued after this point, so the current tails are the last ones.
+      await Promise.all([...sessions].flatMap((joined) => [...joined.values()].map((entry) => entry.tail)));
+    },
+  };
 }
