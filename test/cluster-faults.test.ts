@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CartHandle, LiveCartConnection } from '../client/index.ts';
+import { WebSocket } from 'ws';
+import { WebsocketProvider } from 'y-websocket';
+import * as Y from 'yjs';
+import { readCart } from '../protocol/index.ts';
 import { type EmbeddedRedis, startRedisServer } from '../server/embedded-redis.ts';
 import { type TestNode, startNode, uniquePrefix } from './helpers/node.ts';
 import { int, pick, prng } from './helpers/prng.ts';
@@ -66,4 +70,26 @@ describe('lost fan-out', () => {
       for (const d of devices) expect(lines(d)).toEqual(server);
     }, { timeoutMs: 8000 });
   }, 30_000);
+
+  it('a /yjs client (no gap detection of its own) gets a change whose notice was lost while its node resubscribed', async () => {
+    const [n1, n2] = nodes as [TestNode, TestNode];
+    const { cartId, token } = await n1.createCart();
+    const phone = await open(n1, token, cartId);
+    const doc = new Y.Doc();
+    const provider = new WebsocketProvider(`ws://127.0.0.1:${n2.port}/yjs`, cartId, doc, {
+      WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+      params: { token },
+      disableBc: true,
+    });
+    try {
+      await waitFor(() => expect(provider.synced).toBe(true));
+      expect(Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))).toBeGreaterThan(0);
+      // Appended while node 2's subscription is down: its notice is lost, and no later change follows.
+      phone.add({ sku: 'SHOE', quantity: 2 });
+      await phone.whenSaved();
+      await waitFor(() => expect(readCart(doc).lines.map((l) => [l.lineId, l.quantity])).toEqual([['SHOE', 2]]), { timeoutMs: 5000 });
+    } finally {
+      provider.destroy();
+    }
+  });
 });

@@ -12,9 +12,28 @@ export async function publishCartChanged(redis: Redis, keyPrefix: string, cartId
   await redis.publish(changedChannel(keyPrefix), `${cartId} ${version}`);
 }
 
-/** Subscribe `subscriber` (a connection in subscriber mode from now on) to changed-cart notices. */
-export async function subscribeCartChanged(subscriber: Redis, keyPrefix: string, onChanged: (cartId: string, version: number) => void): Promise<void> {
+/**
+ * Subscribe `subscriber` (a connection in subscriber mode from now on) to changed-cart notices.
+ * Notices published while the connection was down are lost: once it is back and subscribed again,
+ * `onResubscribed` runs so the caller can catch up on everything it hosts.
+ */
+export async function subscribeCartChanged(
+  subscriber: Redis,
+  keyPrefix: string,
+  onChanged: (cartId: string, version: number) => void,
+  onResubscribed: () => void = () => undefined,
+): Promise<void> {
   const channel = changedChannel(keyPrefix);
+  let lost = false;
+  subscriber.on('close', () => {
+    lost = true;
+  });
+  subscriber.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    // ioredis subscribes again by itself; waiting on our own SUBSCRIBE orders the catch-up after it.
+    subscriber.subscribe(channel).then(onResubscribed, () => undefined);
+  });
   subscriber.on('message', (ch: string, message: string) => {
     if (ch !== channel) return;
     const [cartId, version] = message.split(' ');
