@@ -67,7 +67,8 @@ export interface HandleWiring {
 /** What `LiveCartConnection.open` gives a new handle. */
 export interface CartHandleInit {
   cartId: string;
-  socket: CartSocket;
+  /** The connection's current socket. */
+  socket: () => CartSocket;
   storage: CartStorage;
   device: string;
   /** From the token, until a join result says who the device acts as. */

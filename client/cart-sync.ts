@@ -59,7 +59,8 @@ export class CartSync {
   private readonly timers = new Timers<'retry' | 'step1' | 'gap' | 'check'>();
 
   constructor(
-    private readonly socket: CartSocket,
+    /** The connection's current socket (it changes when the connection fails over to another URL). */
+    private readonly socket: () => CartSocket,
     private readonly host: SyncHost,
     private readonly timing: SyncTiming,
   ) {
@@ -88,7 +89,7 @@ export class CartSync {
 
   /** Join now if the socket is up (otherwise the connection calls `onConnect`). */
   start(): void {
-    if (this.socket.connected) this.join(false);
+    if (this.socket().connected) this.join(false);
   }
 
   onConnect(): void {
@@ -121,7 +122,7 @@ export class CartSync {
   sendAwareness(): void {
     if (this.phase !== 'joined') return;
     const awareness = this.host.awareness();
-    this.socket.emit('awareness', this.host.cartId, encodeAwarenessUpdate(awareness, [awareness.clientID]));
+    this.socket().emit('awareness', this.host.cartId, encodeAwarenessUpdate(awareness, [awareness.clientID]));
   }
 
   onServerSync(frame: unknown, meta: ChangeMeta | null): void {
@@ -203,21 +204,21 @@ export class CartSync {
     const wasJoined = this.phase === 'joined' || this.phase === 'joining';
     this.endSession();
     this.phase = phase;
-    if (wasJoined && this.socket.connected) this.socket.emit('leave', this.host.cartId, () => undefined);
+    if (wasJoined && this.socket().connected) this.socket().emit('leave', this.host.cartId, () => undefined);
   }
 
   private join(leaveFirst: boolean): void {
     if (!this.active) return;
     this.timers.clearAll();
-    if (!this.socket.connected) {
+    if (!this.socket().connected) {
       this.phase = 'offline';
       return;
     }
     const session = ++this.session;
     this.phase = 'joining';
     // A fresh join: the server answers a repeated join without a step 1, so leave first.
-    if (leaveFirst) this.socket.emit('leave', this.host.cartId, () => undefined);
-    this.socket.timeout(this.timing.ackTimeoutMs).emit('join', this.host.cartId, { device: this.host.device }, (err, res) => {
+    if (leaveFirst) this.socket().emit('leave', this.host.cartId, () => undefined);
+    this.socket().timeout(this.timing.ackTimeoutMs).emit('join', this.host.cartId, { device: this.host.device }, (err, res) => {
       if (session !== this.session) return;
       if (err || !res) return this.joinFailed(null);
       if (!res.ok) return this.joinFailed(res.error);
@@ -318,7 +319,7 @@ export class CartSync {
     const session = this.session;
     if (carries) this.inflight += 1;
     this.host.statusChanged();
-    this.socket.timeout(this.timing.ackTimeoutMs).emit('sync', this.host.cartId, frame, (err, res) => {
+    this.socket().timeout(this.timing.ackTimeoutMs).emit('sync', this.host.cartId, frame, (err, res) => {
       if (session !== this.session) return;
       if (carries) this.inflight -= 1;
       if (!err && res?.ok) onOk(res.version, res.prev);

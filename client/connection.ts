@@ -2,6 +2,8 @@
  * A device's connection to livecart: one Socket.IO connection (websocket transport, reconnecting),
  * any number of open carts on it. Server events name their cart and are routed to its handle;
  * (re)connecting rejoins every open cart, which pushes offline edits up and pulls missed changes.
+ * Given several server URLs, it uses one at a time and moves to the next one whenever it cannot
+ * connect or loses the connection.
  */
 import { io } from 'socket.io-client';
 import { type Actor, CartError, type WireError, isCartId, isErrorCode } from '../protocol/index.ts';
@@ -38,7 +40,9 @@ function readWireError(err: unknown): WireError | null {
 
 export class LiveCartConnection {
   private readonly opts: ResolvedOptions;
-  private readonly socket: CartSocket;
+  private socket: CartSocket;
+  /** Index in opts.urls of the URL the current socket connects to. */
+  private urlIndex = 0;
   private readonly actor: Actor | null;
   private readonly timing: SyncTiming;
   private readonly carts = new Map<string, Open>();
@@ -58,19 +62,45 @@ export class LiveCartConnection {
     const { ackTimeoutMs, retryMinMs, retryMaxMs, gapWaitMs, syncCheckMs } = this.opts;
     this.timing = { ackTimeoutMs, retryMinMs, retryMaxMs, gapWaitMs, syncCheckMs };
     this.reconnectBackoff = new Backoff(retryMinMs, retryMaxMs);
+    this.socket = this.connectTo(this.urlIndex);
+  }
+
+  private get failsOver(): boolean {
+    return this.opts.urls.length > 1;
+  }
+
+  private connectTo(index: number): CartSocket {
     const query = { ...(this.opts.socketOptions.query as Record<string, string> | undefined), ...(this.opts.affinity ? { cart: this.opts.affinity } : {}) };
-    this.socket = io(this.opts.url, {
+    const url = this.opts.urls[index];
+    if (url === undefined) throw new Error(`livecart: no server URL #${index}`);
+    const socket: CartSocket = io(url, {
       ...this.opts.socketOptions,
       query,
       auth: { token: this.opts.token },
       transports: ['websocket'],
-      reconnection: true,
+      // With several URLs the connection reconnects itself, to the next URL.
+      reconnection: !this.failsOver,
       // This connection's carts and token are its own: never share a Manager with another one.
       forceNew: true,
       // Acks and retries are the library's; socket.io's packet retry queue would resend stale frames.
       retries: 0,
     });
-    this.listen();
+    this.listen(socket);
+    return socket;
+  }
+
+  /** Drop the current socket and connect to the next URL. */
+  private failover(): void {
+    const old = this.socket;
+    old.off();
+    old.disconnect();
+    this.urlIndex = (this.urlIndex + 1) % this.opts.urls.length;
+    this.socket = this.connectTo(this.urlIndex);
+  }
+
+  /** The server URL the connection uses now (with several, it changes on failover). */
+  get url(): string {
+    return this.opts.urls[this.urlIndex] ?? '';
   }
 
   /** True while the Socket.IO connection is up. */
@@ -120,7 +150,7 @@ export class LiveCartConnection {
     let wiring: HandleWiring | null = null;
     const handle = new CartHandle({
       cartId,
-      socket: this.socket,
+      socket: () => this.socket,
       storage: this.opts.storage,
       device: this.opts.device,
       actor: this.actor,
@@ -151,8 +181,7 @@ export class LiveCartConnection {
     return handle;
   }
 
-  private listen(): void {
-    const socket = this.socket;
+  private listen(socket: CartSocket): void {
     socket.on('connect', () => {
       this.unreachable = false;
       this.reconnectBackoff.reset();
@@ -162,8 +191,9 @@ export class LiveCartConnection {
     socket.on('disconnect', (reason) => {
       for (const { wiring } of this.carts.values()) wiring.sync.onDisconnect();
       this.events.emit('disconnect', undefined);
-      // The server ended the connection (a node shutting down): socket.io does not reconnect by itself.
-      if (reason === 'io server disconnect') this.reconnectLater();
+      // The server ended the connection (a node shutting down): socket.io does not reconnect by
+      // itself. With several URLs, nothing reconnects by itself.
+      if (reason === 'io server disconnect' || (this.failsOver && reason !== 'io client disconnect')) this.reconnectLater();
     });
     socket.on('connect_error', (err) => {
       const error = readWireError(err);
@@ -172,7 +202,7 @@ export class LiveCartConnection {
       // Transient (network, server down, retryable refusal): carts work offline meanwhile.
       this.unreachable = true;
       for (const { wiring } of this.carts.values()) wiring.unreachable();
-      if (!socket.active) this.reconnectLater();
+      if (!socket.active || this.failsOver) this.reconnectLater();
     });
     socket.on('sync', (cartId, frame, meta) => this.carts.get(cartId)?.wiring.sync.onServerSync(frame, meta));
     socket.on('awareness', (cartId, frame) => this.carts.get(cartId)?.wiring.sync.onServerAwareness(frame));
@@ -190,7 +220,9 @@ export class LiveCartConnection {
     if (this.closed || this.reconnectTimer !== null) return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      if (!this.closed && !this.socket.connected && !this.socket.active) this.socket.connect();
+      if (this.closed || this.socket.connected) return;
+      if (this.failsOver) this.failover();
+      else if (!this.socket.active) this.socket.connect();
     }, this.reconnectBackoff.delay());
   }
 }

@@ -8,10 +8,13 @@ import { type CartStorage, MemoryStorage } from './storage.ts';
 
 export interface LiveCartConnectionOptions {
   /**
-   * The livecart server's URL. When a load balancer should route a cart's devices to one node, put
-   * the cart id in it (e.g. `?cart=<id>`), as DESIGN.md §6 describes.
+   * The livecart server's URL (a load balancer's, or one node's), or several nodes' URLs. With
+   * several, the connection uses one at a time and, when it cannot connect or loses the connection,
+   * moves on to the next (failover without a load balancer). With `affinity`, their order comes
+   * from a consistent hash (every device of a cart prefers the same node and fails over to the same
+   * next one); without, they are tried in the order given.
    */
-  url: string;
+  url: string | readonly string[];
   /** The device's access token (a JWT from the shop's backend), sent in the Socket.IO handshake. */
   token: string;
   /** Name shown to the cart's other devices ("Ana's phone"), at most 64 characters. Default 'device'. */
@@ -38,7 +41,8 @@ export interface LiveCartConnectionOptions {
   saveDebounceMs?: number;
   /**
    * The cart this connection is mostly for, sent as `?cart=` on the connection URL so a load
-   * balancer hashing on it keeps all devices of a cart on one node (cheap local relays).
+   * balancer hashing on it keeps all devices of a cart on one node (cheap local relays); with
+   * several URLs, it also picks which node the connection prefers.
    * Default: none.
    */
   affinity?: string;
@@ -49,8 +53,10 @@ export interface LiveCartConnectionOptions {
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
 }
 
-export type ResolvedOptions = Required<Omit<LiveCartConnectionOptions, 'socketOptions'>> & {
+export type ResolvedOptions = Required<Omit<LiveCartConnectionOptions, 'socketOptions' | 'url'>> & {
   socketOptions: Partial<ManagerOptions & SocketOptions>;
+  /** Server URLs in the order they are tried. */
+  urls: string[];
   /** Wait after a version gap before pulling (relays of different nodes can be reordered). */
   gapWaitMs: number;
 };
@@ -70,6 +76,28 @@ const KNOWN = new Set([
   'affinity',
 ]);
 
+const MAX_URLS = 64;
+
+/** FNV-1a, 32 bits: a stable, fast string hash (identical in every browser and Node). */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/**
+ * The order to try server URLs in: by rendezvous hashing on the affinity cart id (every device of
+ * a cart prefers the same node, and fails over to the same next one; adding or removing a URL only
+ * moves the carts that preferred it), else as given.
+ */
+export function preferenceOrder(urls: readonly string[], affinity: string): string[] {
+  if (affinity === '') return [...urls];
+  return [...urls].sort((a, b) => fnv1a(`${affinity}|${b}`) - fnv1a(`${affinity}|${a}`) || (a < b ? -1 : 1));
+}
+
 function bad(detail: string): never {
   throw new CartError('E_VALIDATION', `LiveCartConnection: ${detail}`);
 }
@@ -83,7 +111,9 @@ function duration(name: string, value: unknown, fallback: number, min: number): 
 export function resolveOptions(options: LiveCartConnectionOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) bad('options must be an object');
   for (const key of Object.keys(options)) if (!KNOWN.has(key)) bad(`unknown option ${JSON.stringify(key)}`);
-  if (typeof options.url !== 'string' || options.url.length === 0) bad('url is required');
+  const urls: unknown[] = typeof options.url === 'string' ? [options.url] : Array.isArray(options.url) ? [...(options.url as unknown[])] : [];
+  if (urls.length === 0 || urls.length > MAX_URLS || !urls.every((u) => typeof u === 'string' && u.length > 0)) bad(`url must be a URL or 1..${MAX_URLS} URLs`);
+  if (new Set(urls).size !== urls.length) bad('url lists a URL twice');
   if (typeof options.token !== 'string' || options.token.length === 0) bad('token is required');
   const device = options.device ?? 'device';
   if (typeof device !== 'string' || device.length === 0 || device.length > 64) bad('device must be 1..64 characters');
@@ -99,7 +129,7 @@ export function resolveOptions(options: LiveCartConnectionOptions): ResolvedOpti
   const socketOptions = options.socketOptions ?? {};
   if (typeof socketOptions !== 'object' || socketOptions === null) bad('socketOptions must be an object');
   return {
-    url: options.url,
+    urls: preferenceOrder(urls as string[], affinity),
     token: options.token,
     device,
     storage,

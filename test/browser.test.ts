@@ -15,7 +15,7 @@ import { waitFor } from './helpers/wait.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-let node: TestNode;
+let node: TestNode | undefined;
 let page: Page;
 let browser: Browser;
 let site: Server;
@@ -55,7 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   site?.close();
-  await node.close();
+  await node?.close();
 });
 
 /** Open the cart in the page (fresh page load), run `edit`, and report what the page sees. */
@@ -74,25 +74,25 @@ function inPage(args: { url: string; token: string; cartId: string; add: string 
 
 describe('client library in Chromium', () => {
   it('syncs, keeps the cart in IndexedDB, opens it offline, and pushes offline edits when back online', async () => {
-    const { cartId, token } = await node.createCart();
+    const { cartId, token } = await node!.createCart();
     await page.goto(siteUrl);
 
-    const first = await inPage({ url: node.url, token, cartId, add: 'SHOE-RUN-01' });
+    const first = await inPage({ url: node!.url, token, cartId, add: 'SHOE-RUN-01' });
     expect(first).toEqual({ online: true, saveState: 'saved', lines: [['SHOE-RUN-01', 1]] });
 
     // The server is unreachable now: the cart opens from IndexedDB and takes an offline edit.
     await page.reload();
     const offline = await inPage({ url: 'http://127.0.0.1:9', token, cartId, add: 'BELT-LTH-01' });
     expect(offline).toEqual({ online: false, saveState: 'unsaved', lines: [['BELT-LTH-01', 1], ['SHOE-RUN-01', 1]] });
-    const server = await node.request('GET', `/v1/carts/${cartId}`, { token });
+    const server = await node!.request('GET', `/v1/carts/${cartId}`, { token });
     expect(server.body.lines.map((l: { sku: string }) => l.sku)).toEqual(['SHOE-RUN-01']);
 
     // Back online after another reload: the edit kept in IndexedDB reaches the server.
     await page.reload();
-    const back = await inPage({ url: node.url, token, cartId, add: null });
+    const back = await inPage({ url: node!.url, token, cartId, add: null });
     expect(back).toEqual({ online: true, saveState: 'saved', lines: [['BELT-LTH-01', 1], ['SHOE-RUN-01', 1]] });
     await waitFor(async () => {
-      const res = await node.request('GET', `/v1/carts/${cartId}`, { token });
+      const res = await node!.request('GET', `/v1/carts/${cartId}`, { token });
       expect(res.body.lines.map((l: { sku: string }) => l.sku).sort()).toEqual(['BELT-LTH-01', 'SHOE-RUN-01']);
     });
   }, 60_000);

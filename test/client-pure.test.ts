@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { CartError, DEFAULT_LIMITS, addLine, wireError } from '../protocol/index.ts';
 import { checkAdd, checkAttribute, checkCoupon, checkSetQuantity } from '../client/checks.ts';
+import { preferenceOrder, resolveOptions } from '../client/options.ts';
 import { reactionToClose, reactionToError } from '../client/policy.ts';
 import { actorFromToken } from '../client/token.ts';
 import { VersionTracker } from '../client/version-tracker.ts';
@@ -101,5 +102,35 @@ describe('client-side checks mirror the server limits', () => {
     doc.getMap('attrs').set('gift', 'yes');
     expect(code(() => checkAttribute(doc, 'other', 'v', limits))).toBe('E_UPDATE_INVALID_VALUE');
     expect(code(() => checkAttribute(doc, 'other', null, limits))).toBeUndefined();
+  });
+});
+
+describe('server URLs', () => {
+  const urls = ['http://a:1', 'http://b:2', 'http://c:3', 'http://d:4'];
+
+  it('without affinity, are tried in the order given', () => {
+    expect(preferenceOrder(urls, '')).toEqual(urls);
+    expect(resolveOptions({ url: 'http://x', token: 't' }).urls).toEqual(['http://x']);
+  });
+
+  it('with affinity, every device of a cart prefers the same node; removing a node moves only its carts', () => {
+    const carts = Array.from({ length: 200 }, (_, i) => `cart-${i}-abcdefghijkl`);
+    const first = new Map(carts.map((c) => [c, preferenceOrder(urls, c)[0]]));
+    // Same answer whatever order the URLs are listed in (each device may list them differently).
+    for (const c of carts) expect(preferenceOrder([...urls].reverse(), c)[0]).toBe(first.get(c));
+    // Spread over all nodes.
+    expect(new Set(first.values()).size).toBe(4);
+    const without = urls.filter((u) => u !== 'http://b:2');
+    for (const c of carts) {
+      const order = preferenceOrder(urls, c);
+      // A cart's failover target is where it goes when its node is removed.
+      expect(preferenceOrder(without, c)[0]).toBe(first.get(c) === 'http://b:2' ? order[1] : first.get(c));
+    }
+  });
+
+  it('rejects an empty list, duplicates and non-strings', () => {
+    for (const url of [[], ['http://a', 'http://a'], ['http://a', 3], [''], 42]) {
+      expect(() => resolveOptions({ url: url as string[], token: 't' })).toThrow(CartError);
+    }
   });
 });
