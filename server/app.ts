@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { CLOSE, CartError } from '../protocol/index.ts';
 import { Auth } from './auth.ts';
 import { CartRegistry } from './cart/registry.ts';
@@ -72,7 +72,7 @@ export interface CartServerNode {
 export function createCartServer(opts: CartServerOptions): CartServerNode {
   const { config, redis, log } = opts;
   const nodeId = randomUUID();
-  const clustered = config.socketAdapter === 'redis';
+  const clustered = config.socketAdapter !== 'local';
   let draining = false;
   /** REST requests being answered (a drain waits for them). */
   let requestsInFlight = 0;
@@ -170,7 +170,10 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       client.on('error', (err) => log.warn('socket adapter connection error', { err }));
       adapterClients.push(client);
     }
-    const adapterFor = createAdapter(pub, sub, { key: `${config.keyPrefix}:sio` });
+    const adapterFor =
+      config.socketAdapter === 'sharded'
+        ? createShardedAdapter(pub, sub, { channelPrefix: `${config.keyPrefix}:sio`, subscriptionMode: 'dynamic' })
+        : createAdapter(pub, sub, { key: `${config.keyPrefix}:sio` });
     // Socket.IO constructs the adapter with `new`: a function expression, not an arrow.
     io.adapter(function guardedAdapter(nsp: unknown) {
       const adapter = adapterFor(nsp);

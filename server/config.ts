@@ -55,9 +55,11 @@ export interface Config {
   workerConcurrency: number;
   /**
    * How Socket.IO reaches a cart's devices on other nodes: 'redis' (@socket.io/redis-adapter,
-   * classic pub/sub) for several nodes; 'local' for a single node (no pub/sub per relay).
+   * classic pub/sub: every node receives every relay), 'sharded' (Redis 7 sharded pub/sub with a
+   * channel per cart: only nodes hosting the cart receive its relays), or 'local' for a single
+   * node (no pub/sub per relay).
    */
-  socketAdapter: 'redis' | 'local';
+  socketAdapter: 'redis' | 'sharded' | 'local';
   /**
    * How often a node refreshes its liveness key; a killed node's devices disappear from presence
    * on other nodes within about four beats.
@@ -196,7 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = 
   }
   const adapter = str('LIVECART_SOCKET_ADAPTER');
   if (adapter !== null) {
-    if (adapter !== 'redis' && adapter !== 'local') throw new ConfigError('LIVECART_SOCKET_ADAPTER must be redis or local');
+    if (adapter !== 'redis' && adapter !== 'sharded' && adapter !== 'local') throw new ConfigError('LIVECART_SOCKET_ADAPTER must be redis, sharded or local');
     config.socketAdapter = adapter;
   }
   const seed = str('LIVECART_SEED_CATALOG');

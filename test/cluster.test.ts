@@ -139,3 +139,32 @@ describe('cart affinity through the load balancer', () => {
     }
   });
 });
+
+describe('with the sharded adapter (a pub/sub channel per cart)', () => {
+  const sharded: TestNode[] = [];
+  beforeAll(async () => {
+    const keyPrefix = uniquePrefix();
+    for (let i = 0; i < 2; i++) sharded.push(await startNode({ keyPrefix, socketAdapter: 'sharded' }));
+  });
+  afterAll(async () => {
+    for (const n of sharded) await n.close();
+  });
+
+  it('devices on two nodes sync both ways and see each other, and a REST change reaches both', async () => {
+    const [n1, n2] = sharded as [TestNode, TestNode];
+    const { cartId, token } = await n1.createCart();
+    const phone = await open(n1, token, cartId, 'phone');
+    phone.setViewing('SHOE');
+    const laptop = await open(n2, token, cartId, 'laptop');
+    await waitFor(() => expect(laptop.presence.map((p) => [p.device, p.viewing])).toEqual([['phone', 'SHOE']]));
+    await waitFor(() => expect(phone.presence.map((p) => p.device)).toEqual(['laptop']));
+    phone.add({ sku: 'SHOE', quantity: 2 });
+    await waitFor(() => expect(lines(laptop)).toEqual([['SHOE', 2]]));
+    laptop.setQuantity('SHOE', 4);
+    await waitFor(() => expect(lines(phone)).toEqual([['SHOE', 4]]));
+    expect((await n2.request('POST', `/v1/carts/${cartId}/lines`, { token, body: { sku: 'MUG', quantity: 1 } })).status).toBe(201);
+    await waitFor(() => {
+      for (const h of [phone, laptop]) expect(lines(h)).toEqual([['MUG', 1], ['SHOE', 4]]);
+    });
+  });
+});
