@@ -98,7 +98,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     requestRevalidation: (cartId) => revalidation.request(cartId),
     // With several nodes, others hosting the cart catch up (their /yjs clients get no adapter relay).
     announce: (cartId, version) => {
-      if (clustered) publishCartChanged(redis, config.keyPrefix, cartId, version).catch((err: unknown) => log.debug('could not announce a change', { cartId, err }));
+      if (clustered) publishCartChanged(redis, config.keyPrefix, cartId, version, true).catch((err: unknown) => log.debug('could not announce a change', { cartId, err }));
     },
     log,
   });
@@ -193,8 +193,8 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   // Corrections written by workers reach this node's devices through a catch-up from the log.
   const subscriber = redis.duplicate();
   subscriber.on('error', (err) => log.warn('subscriber connection error', { err }));
-  const changed = (cartId: string, version?: number): void => {
-    registry.changedElsewhere(cartId, version).catch((err: unknown) => log.warn('catch-up after a change elsewhere failed', { cartId, err }));
+  const changed = (cartId: string, version?: number, byNode?: boolean): void => {
+    registry.changedElsewhere(cartId, version, byNode).catch((err: unknown) => log.warn('catch-up after a change elsewhere failed', { cartId, err }));
   };
   const subscribed = subscribeCartChanged(subscriber, config.keyPrefix, changed, () => {
     // Notices sent while the subscription was down are lost: catch every hosted cart up (devices

@@ -60,6 +60,11 @@ export class HostedCart {
   revalidated = 0;
   private readonly listeners = new Set<ChangeListener>();
   private tail: Promise<unknown> = Promise.resolve();
+  /**
+   * Connections that see only the changes this node applies (stock /yjs clients, which the adapter
+   * does not reach): changes other nodes append are caught up for them at once.
+   */
+  followers = 0;
   /** Devices and connections using this cart on this node (for idle unload). */
   users = 0;
   unloadTimer: NodeJS.Timeout | null = null;

@@ -7,9 +7,12 @@ import type { Redis } from 'ioredis';
 
 export const changedChannel = (keyPrefix: string): string => `${keyPrefix}:cart-changed`;
 
-/** Announce that `cartId`'s log reached `version` (message: "<cartId> <version>"). */
-export async function publishCartChanged(redis: Redis, keyPrefix: string, cartId: string, version: number): Promise<void> {
-  await redis.publish(changedChannel(keyPrefix), `${cartId} ${version}`);
+/**
+ * Announce that `cartId`'s log reached `version` (message: "<cartId> <version>", plus " n" when a
+ * node appended it and relayed it to Socket.IO devices itself).
+ */
+export async function publishCartChanged(redis: Redis, keyPrefix: string, cartId: string, version: number, byNode = false): Promise<void> {
+  await redis.publish(changedChannel(keyPrefix), `${cartId} ${version}${byNode ? ' n' : ''}`);
 }
 
 /**
@@ -20,7 +23,7 @@ export async function publishCartChanged(redis: Redis, keyPrefix: string, cartId
 export async function subscribeCartChanged(
   subscriber: Redis,
   keyPrefix: string,
-  onChanged: (cartId: string, version: number) => void,
+  onChanged: (cartId: string, version: number, byNode: boolean) => void,
   onResubscribed: () => void = () => undefined,
 ): Promise<void> {
   const channel = changedChannel(keyPrefix);
@@ -36,8 +39,8 @@ export async function subscribeCartChanged(
   });
   subscriber.on('message', (ch: string, message: string) => {
     if (ch !== channel) return;
-    const [cartId, version] = message.split(' ');
-    if (cartId) onChanged(cartId, Number(version) || Number.POSITIVE_INFINITY);
+    const [cartId, version, by] = message.split(' ');
+    if (cartId) onChanged(cartId, Number(version) || Number.POSITIVE_INFINITY, by === 'n');
   });
   await subscriber.subscribe(channel);
 }

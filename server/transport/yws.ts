@@ -91,6 +91,7 @@ export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
       if (origin.kind === 'yws' && origin.connectionId === connectionId) return;
       send(encodeWsSync(writeSyncUpdate(update)));
     });
+    cart.followers += 1;
     const onAwareness = ({ added, updated, removed }: Record<'added' | 'updated' | 'removed', number[]>, origin: unknown): void => {
       const changed = [...added, ...updated, ...removed];
       if (origin === connectionId || changed.length === 0 || cart.destroyed) return;
@@ -165,6 +166,7 @@ export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
     ws.on('close', () => {
       clearInterval(ping);
       stopChanges();
+      cart.followers -= 1;
       cart.awareness.off('update', onAwareness);
       removePresence(cart, session);
       registry.release(cart);
