@@ -43,6 +43,8 @@ Starts a private redis-server, two server nodes, a worker and a load generator (
   --sync-check-ms MS      the client library's syncCheckMs (default: the library's default)
   --memory-placement P    scenario 3: same (both devices of cart i on node i mod 2, as cart affinity
                           routes them; default) or cross (device A on node 1, B on node 2)
+  --adapter A             the nodes' Socket.IO adapter: redis (classic pub/sub, default) or sharded
+  --cpu-prof              write V8 CPU profiles (.cpuprofile) of the nodes and the worker to the run's log directory
   --keep-going            run the whole ladder even past saturation (default: stop after a saturated step)
   --help                  this text`;
 
@@ -68,6 +70,8 @@ const DEFAULTS: Flags = {
   restRate: 200,
   restCarts: 100,
   syncCheckMs: null,
+  adapter: 'redis',
+  cpuProf: false,
   memoryPlacement: 'same',
   keepGoing: false,
   sustainedP99Ms: 50,
@@ -90,9 +94,9 @@ const QUICK: Partial<Flags> = {
 
 export function parseFlags(argv: readonly string[]): Flags {
   const given = new Map<string, string | true>();
-  const boolean = new Set(['--quick', '--keep-going', '--help']);
+  const boolean = new Set(['--quick', '--keep-going', '--help', '--cpu-prof']);
   const valued = new Set([
-    '--scenarios', '--reps', '--ladder', '--warmup-ms', '--measure-ms', '--drain-ms', '--converge-ms', '--carts', '--idle-devices', '--history-edits',
+    '--adapter', '--scenarios', '--reps', '--ladder', '--warmup-ms', '--measure-ms', '--drain-ms', '--converge-ms', '--carts', '--idle-devices', '--history-edits',
     '--joins', '--price-carts', '--price-changes', '--facts-rate', '--cpu-rate', '--rest-rate', '--rest-carts', '--sustained-p99-ms', '--sync-check-ms', '--memory-placement',
   ]);
   for (let i = 0; i < argv.length; i++) {
@@ -163,6 +167,12 @@ export function parseFlags(argv: readonly string[]): Flags {
     if (placement !== 'same' && placement !== 'cross') throw new UsageError(`--memory-placement must be same or cross, got ${JSON.stringify(placement)}`);
     flags.memoryPlacement = placement;
   }
+  const adapter = str('--adapter');
+  if (adapter !== undefined) {
+    if (adapter !== 'redis' && adapter !== 'sharded') throw new UsageError(`--adapter must be redis or sharded, got ${JSON.stringify(adapter)}`);
+    flags.adapter = adapter;
+  }
+  if (given.has('--cpu-prof')) flags.cpuProf = true;
   const syncCheck = int('--sync-check-ms', 0, 3_600_000);
   if (syncCheck !== undefined) flags.syncCheckMs = syncCheck;
   return flags;

@@ -29,6 +29,10 @@ export interface Flags {
   restRate: number;
   restCarts: number;
   syncCheckMs: number | null;
+  /** The nodes' LIVECART_SOCKET_ADAPTER (classic or sharded pub/sub). */
+  adapter: 'redis' | 'sharded';
+  /** Write V8 CPU profiles of the nodes and the worker into the log directory. */
+  cpuProf: boolean;
   /** Scenario 3: where a cart's two devices connect. */
   memoryPlacement: Placement;
   keepGoing: boolean;
@@ -50,7 +54,7 @@ interface Rig {
 
 async function withRig<T>(ctx: Ctx, label: string, env: Record<string, string>, body: (rig: Rig) => Promise<T>): Promise<T> {
   mkdirSync(ctx.logDir, { recursive: true });
-  const system = new BenchSystem({ env, logDir: ctx.logDir, label });
+  const system = new BenchSystem({ env, logDir: ctx.logDir, label, cpuProf: ctx.flags.cpuProf, adapter: ctx.flags.adapter });
   let gen: GeneratorClient | null = null;
   try {
     await system.start();

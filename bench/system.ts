@@ -62,6 +62,10 @@ export interface SystemOptions {
   logDir: string;
   /** Label of this system instance in log file names. */
   label: string;
+  /** Run the nodes and the worker with --cpu-prof (profiles land in logDir when they exit). */
+  cpuProf?: boolean;
+  /** LIVECART_SOCKET_ADAPTER of the nodes (default redis: classic pub/sub). */
+  adapter?: 'redis' | 'sharded';
 }
 
 const STOP_GRACE_MS = 4000;
@@ -136,7 +140,7 @@ export class BenchSystem {
       LIVECART_JWT_SECRET: this.jwtSecret,
       LIVECART_ADMIN_TOKEN: this.adminToken,
       LIVECART_LOG_LEVEL: 'warn',
-      LIVECART_SOCKET_ADAPTER: 'redis',
+      LIVECART_SOCKET_ADAPTER: this.opts.adapter ?? 'redis',
       // The load generator multiplexes many edits per connection: no per-connection rate limit.
       LIVECART_SOCKET_RATE: '100000',
       LIVECART_SOCKET_BURST: '1000000',
@@ -151,7 +155,9 @@ export class BenchSystem {
     this.generation += 1;
     const env = this.baseEnv(extra);
     const spawnApp = (name: AppProcess['name'], role: 'server' | 'worker', port: number): AppProcess => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--role', role], {
+      // One directory per process: each thread (tsx runs a loader thread) writes its own profile.
+      const prof = this.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(this.opts.logDir, `${this.opts.label}-${this.generation}-${name}-cpuprofile`)] : [];
+      const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'server/main.ts', '--role', role], {
         cwd: ROOT,
         env: { ...env, PORT: String(port) },
         stdio: ['ignore', 'pipe', 'pipe'],
