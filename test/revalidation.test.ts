@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CartHandle, LiveCartConnection } from '../client/index.ts';
-import type { ProductFacts } from '../protocol/index.ts';
+import * as Y from 'yjs';
+import { type ProductFacts, readCart } from '../protocol/index.ts';
+import { applyLog, entriesOf } from '../server/cart/apply-log.ts';
 import { loadSeed } from '../server/catalog/catalog-store.ts';
 import { BuiltinCatalogProvider } from '../server/providers/builtin.ts';
 import type { CatalogProvider } from '../server/providers/types.ts';
@@ -64,6 +66,25 @@ describe('revalidation', () => {
     const again = await revalidateCart(deps, cartId);
     expect(again).toMatchObject({ status: 'unchanged', version: before });
     expect((await node.node.store.load(cartId, 0)).version).toBe(before);
+  });
+
+  it('server writes reuse one Yjs client id per process: the state vector does not grow with every correction', async () => {
+    const { cartId, token } = await node.createCart();
+    const created = await node.request('POST', `/v1/carts/${cartId}/lines`, { token, body: { sku: 'BELT-LTH-01', quantity: 1 } });
+    const lineId = created.body.lineId as string;
+    const deps = revalidationDeps();
+    for (let q = 2; q <= 8; q++) {
+      expect((await node.request('PATCH', `/v1/carts/${cartId}/lines/${lineId}`, { token, body: { quantity: q } })).status).toBe(200);
+      // Corrected here or by the test's background worker: either way by this process.
+      await revalidateCart(deps, cartId);
+    }
+    const loaded = await node.node.store.load(cartId, 0);
+    expect(loaded.version).toBeGreaterThanOrEqual(14);
+    const doc = new Y.Doc();
+    applyLog(doc, entriesOf(loaded), null, () => undefined);
+    // 7 REST writes and 7 corrections: one client id (node and worker share this test process).
+    expect(Y.decodeStateVector(Y.encodeStateVector(doc)).size).toBe(1);
+    expect(readCart(doc).lines.map((l) => [l.lineId, l.quantity])).toEqual([[lineId, 8]]);
   });
 
   it('a stock drop clamps quantities with a warning on every device', async () => {

@@ -26,6 +26,7 @@ import type { WorkerMetrics } from '../server/metrics.ts';
 import type { Queues, RevalidateJob } from '../server/queues.ts';
 import type { CartStore } from '../server/redis/cart-store.ts';
 import { applyLog, entriesOf } from '../server/cart/apply-log.ts';
+import { writeAsThisProcess } from '../server/cart/writer-id.ts';
 import { publishCartChanged } from '../server/revalidation/notify.ts';
 import type { SkuIndex } from '../server/revalidation/sku-index.ts';
 
@@ -71,10 +72,10 @@ export async function revalidateCart(deps: RevalidateDeps, cartId: string, now =
       await deps.index.forget(cartId);
       return { status: 'gone' };
     }
-    // A fresh doc each attempt: a new random Yjs client id for every server write.
     const doc = new Y.Doc({ gc: true });
     try {
       applyLog(doc, entriesOf(loaded), null, (version, err) => deps.log.error('revalidation skipped a log entry that cannot be applied', { cartId, version, err }));
+      writeAsThisProcess(doc);
       const r = roots(doc);
       const view = readCart(doc, deps.limits);
       if (view.status !== 'open') {

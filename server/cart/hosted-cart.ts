@@ -20,6 +20,7 @@ import {
 } from '../../protocol/index.ts';
 import type { CartStore } from '../redis/cart-store.ts';
 import { applyLog, entriesOf } from './apply-log.ts';
+import { writeAsThisProcess } from './writer-id.ts';
 import type { Logger } from '../log.ts';
 
 export interface HostedCartOptions {
@@ -185,6 +186,7 @@ export class HostedCart {
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
         const scratch = new Y.Doc({ gc: true });
         Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.doc));
+        writeAsThisProcess(scratch);
         const { result, update } = captureChange(scratch, change);
         const hasLines = liveLineIds(scratch, this.opts.limits.maxQuantity).size > 0;
         scratch.destroy();
