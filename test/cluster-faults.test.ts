@@ -10,14 +10,13 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CartHandle, LiveCartConnection } from '../client/index.ts';
-import { WebSocket } from 'ws';
-import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { readCart } from '../protocol/index.ts';
 import { type EmbeddedRedis, startRedisServer } from '../server/embedded-redis.ts';
 import { type TestNode, startNode, uniquePrefix } from './helpers/node.ts';
 import { int, pick, prng } from './helpers/prng.ts';
 import { waitFor } from './helpers/wait.ts';
+import { stockYjsClient } from './helpers/yws-client.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'lc-fanout-'));
 let redis: EmbeddedRedis;
@@ -76,11 +75,7 @@ describe('lost fan-out', () => {
     const { cartId, token } = await n1.createCart();
     const phone = await open(n1, token, cartId);
     const doc = new Y.Doc();
-    const provider = new WebsocketProvider(`ws://127.0.0.1:${n2.port}/yjs`, cartId, doc, {
-      WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-      params: { token },
-      disableBc: true,
-    });
+    const provider = stockYjsClient(n2.port, cartId, token, doc);
     try {
       await waitFor(() => expect(provider.synced).toBe(true));
       expect(Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))).toBeGreaterThan(0);

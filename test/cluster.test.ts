@@ -6,12 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CartHandle, LiveCartConnection } from '../client/index.ts';
 import { type TestNode, startNode, uniquePrefix } from './helpers/node.ts';
-import { WebSocket } from 'ws';
-import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { readCart, setQuantity } from '../protocol/index.ts';
 import { startLoadBalancer } from '../scripts/lb.ts';
 import { waitFor } from './helpers/wait.ts';
+import { stockYjsClient } from './helpers/yws-client.ts';
 
 const nodes: TestNode[] = [];
 const conns: LiveCartConnection[] = [];
@@ -99,11 +98,7 @@ describe('stock Yjs clients in a cluster', () => {
     const { cartId, token } = await n1.createCart();
     const phone = await open(n1, token, cartId, 'phone');
     const doc = new Y.Doc();
-    const provider = new WebsocketProvider(`ws://127.0.0.1:${n2.port}/yjs`, cartId, doc, {
-      WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-      params: { token },
-      disableBc: true,
-    });
+    const provider = stockYjsClient(n2.port, cartId, token, doc);
     try {
       await waitFor(() => expect(provider.synced).toBe(true));
       phone.add({ sku: 'SHOE', quantity: 2 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
-import { WebsocketProvider } from 'y-websocket';
+import type { WebsocketProvider } from 'y-websocket';
 import {
   type Actor,
   type AwarenessEntry,
@@ -20,6 +20,7 @@ import {
 import { type TestNode, startNode } from './helpers/node.ts';
 import { RawDevice } from './helpers/raw-device.ts';
 import { waitFor } from './helpers/wait.ts';
+import { stockYjsClient } from './helpers/yws-client.ts';
 
 let node: TestNode;
 const providers: WebsocketProvider[] = [];
@@ -42,12 +43,7 @@ async function newCart(subject = 'alice'): Promise<{ cartId: string; token: stri
 }
 
 function connectProvider(cartId: string, token: string, doc = new Y.Doc()): WebsocketProvider {
-  const provider = new WebsocketProvider(`ws://127.0.0.1:${node.port}/yjs`, cartId, doc, {
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-    params: { token },
-    // In-process providers of one room would otherwise sync through BroadcastChannel, not the server.
-    disableBc: true,
-  });
+  const provider = stockYjsClient(node.port, cartId, token, doc);
   providers.push(provider);
   return provider;
 }
@@ -207,11 +203,7 @@ describe('y-websocket WebsocketProvider interop', () => {
       const offline = new Y.Doc();
       for (let i = 0; i < 10; i++) addLine(offline, { sku: `BIG-${i}`, quantity: 1, note: 'x'.repeat(700) }, actor);
       expect(Y.encodeStateAsUpdate(offline).byteLength).toBeGreaterThan(4096 + 1024);
-      const provider = new WebsocketProvider(`ws://127.0.0.1:${small.port}/yjs`, cartId, offline, {
-        WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-        params: { token },
-        disableBc: true,
-      });
+      const provider = stockYjsClient(small.port, cartId, token, offline);
       providers.push(provider);
       const closes: number[] = [];
       provider.on('connection-close', (event) => {
