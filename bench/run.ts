@@ -44,6 +44,7 @@ Starts a private redis-server, two server nodes, a worker and a load generator (
   --memory-placement P    scenario 3: same (both devices of cart i on node i mod 2, as cart affinity
                           routes them; default) or cross (device A on node 1, B on node 2)
   --adapter A             the nodes' Socket.IO adapter: redis (classic pub/sub, default) or sharded
+  --env K=V[,K=V]         LIVECART_* settings for the nodes and the worker (e.g. LIVECART_REVALIDATE_DELAY_MS=50)
   --cpu-prof              write V8 CPU profiles (.cpuprofile) of the nodes and the worker to the run's log directory
   --keep-going            run the whole ladder even past saturation (default: stop after a saturated step)
   --help                  this text`;
@@ -72,6 +73,7 @@ const DEFAULTS: Flags = {
   syncCheckMs: null,
   adapter: 'redis',
   cpuProf: false,
+  settings: {},
   memoryPlacement: 'same',
   keepGoing: false,
   sustainedP99Ms: 50,
@@ -96,7 +98,7 @@ export function parseFlags(argv: readonly string[]): Flags {
   const given = new Map<string, string | true>();
   const boolean = new Set(['--quick', '--keep-going', '--help', '--cpu-prof']);
   const valued = new Set([
-    '--adapter', '--scenarios', '--reps', '--ladder', '--warmup-ms', '--measure-ms', '--drain-ms', '--converge-ms', '--carts', '--idle-devices', '--history-edits',
+    '--adapter', '--env', '--scenarios', '--reps', '--ladder', '--warmup-ms', '--measure-ms', '--drain-ms', '--converge-ms', '--carts', '--idle-devices', '--history-edits',
     '--joins', '--price-carts', '--price-changes', '--facts-rate', '--cpu-rate', '--rest-rate', '--rest-carts', '--sustained-p99-ms', '--sync-check-ms', '--memory-placement',
   ]);
   for (let i = 0; i < argv.length; i++) {
@@ -173,6 +175,14 @@ export function parseFlags(argv: readonly string[]): Flags {
     flags.adapter = adapter;
   }
   if (given.has('--cpu-prof')) flags.cpuProf = true;
+  const env = str('--env');
+  if (env !== undefined) {
+    for (const pair of env.split(',')) {
+      const m = /^(LIVECART_[A-Z0-9_]+)=(.*)$/.exec(pair.trim());
+      if (!m) throw new UsageError(`--env takes LIVECART_NAME=value pairs separated by commas, got ${JSON.stringify(pair)}`);
+      flags.settings = { ...flags.settings, [m[1]!]: m[2]! };
+    }
+  }
   const syncCheck = int('--sync-check-ms', 0, 3_600_000);
   if (syncCheck !== undefined) flags.syncCheckMs = syncCheck;
   return flags;

@@ -33,6 +33,8 @@ export interface Flags {
   adapter: 'redis' | 'sharded';
   /** Write V8 CPU profiles of the nodes and the worker into the log directory. */
   cpuProf: boolean;
+  /** Extra LIVECART_* settings for the nodes and the worker (--env). */
+  settings: Record<string, string>;
   /** Scenario 3: where a cart's two devices connect. */
   memoryPlacement: Placement;
   keepGoing: boolean;
@@ -54,7 +56,7 @@ interface Rig {
 
 async function withRig<T>(ctx: Ctx, label: string, env: Record<string, string>, body: (rig: Rig) => Promise<T>): Promise<T> {
   mkdirSync(ctx.logDir, { recursive: true });
-  const system = new BenchSystem({ env, logDir: ctx.logDir, label, cpuProf: ctx.flags.cpuProf, adapter: ctx.flags.adapter });
+  const system = new BenchSystem({ env, logDir: ctx.logDir, label, cpuProf: ctx.flags.cpuProf, adapter: ctx.flags.adapter, settings: ctx.flags.settings });
   let gen: GeneratorClient | null = null;
   try {
     await system.start();

@@ -66,6 +66,8 @@ export interface SystemOptions {
   cpuProf?: boolean;
   /** LIVECART_SOCKET_ADAPTER of the nodes (default redis: classic pub/sub). */
   adapter?: 'redis' | 'sharded';
+  /** LIVECART_* settings given on the command line (--env), for every node and the worker. */
+  settings?: Record<string, string>;
 }
 
 const STOP_GRACE_MS = 4000;
@@ -146,6 +148,7 @@ export class BenchSystem {
       LIVECART_SOCKET_BURST: '1000000',
       LIVECART_SEED_CATALOG: 'true',
       LIVECART_DATA_DIR: this.redisDir ?? tmpdir(),
+      ...this.opts.settings,
       ...extra,
     };
   }

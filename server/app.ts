@@ -83,7 +83,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const catalog = new CatalogStore(redis, config.keyPrefix);
   const rules = new RulesStore(redis, config.keyPrefix);
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
-  const revalidation = new RevalidationRequester(queues, log);
+  const revalidation = new RevalidationRequester(queues, log, config.revalidateDelayMs);
   const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds);
   const registry = new CartRegistry({
     store,

@@ -54,6 +54,11 @@ export interface Config {
   /** Revalidations one worker process runs at once. */
   workerConcurrency: number;
   /**
+   * How long a revalidation waits after the change that asked for it: changes of the cart within
+   * this window are priced by the same job (a longer wait coalesces more, corrections come later).
+   */
+  revalidateDelayMs: number;
+  /**
    * How Socket.IO reaches a cart's devices on other nodes: 'redis' (@socket.io/redis-adapter,
    * classic pub/sub: every node receives every relay), 'sharded' (Redis 7 sharded pub/sub with a
    * channel per cart: only nodes hosting the cart receive its relays), or 'local' for a single
@@ -97,6 +102,7 @@ export const DEFAULT_CONFIG: Config = {
   providerTimeoutMs: 800,
   jobLockMs: 30_000,
   workerConcurrency: 16,
+  revalidateDelayMs: 15,
   socketAdapter: 'redis',
   nodeHeartbeatMs: 1000,
   shutdownGraceMs: 5000,
@@ -127,6 +133,7 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_PROVIDER_TIMEOUT_MS: ['providerTimeoutMs', 50, 60_000],
   LIVECART_JOB_LOCK_MS: ['jobLockMs', 500, 600_000],
   LIVECART_WORKER_CONCURRENCY: ['workerConcurrency', 1, 256],
+  LIVECART_REVALIDATE_DELAY_MS: ['revalidateDelayMs', 0, 10_000],
   LIVECART_NODE_HEARTBEAT_MS: ['nodeHeartbeatMs', 100, 60_000],
   LIVECART_SHUTDOWN_GRACE_MS: ['shutdownGraceMs', 0, 120_000],
 };

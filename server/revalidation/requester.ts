@@ -17,6 +17,8 @@ export class RevalidationRequester {
   constructor(
     private readonly queues: Queues,
     private readonly log: Logger,
+    /** How long a revalidation waits after being asked (config.revalidateDelayMs). */
+    private readonly delayMs: number,
   ) {}
 
   /** An intent change of `cartId` was accepted at `since` (ms). */
@@ -29,7 +31,7 @@ export class RevalidationRequester {
     const state: Pending = { againSince: null };
     this.inflight.set(cartId, state);
     const send = (at: number): void => {
-      this.queues.requestRevalidation(cartId, at).then(
+      this.queues.requestRevalidation(cartId, at, this.delayMs).then(
         () => undefined,
         // The cart stays behind its revalidated version; the next load of it asks again.
         (err: unknown) => this.log.warn('could not enqueue revalidation', { cartId, err }),
