@@ -19,6 +19,23 @@ afterEach(async () => {
   cluster = null;
 });
 
+describe('node processes', () => {
+  it('devices on two node processes sync both ways, and a device joining on a third gets the full cart', async () => {
+    cluster = await startProcessCluster(3, ENV);
+    const [n1, n2, n3] = cluster.nodes.map((n) => n.url) as [string, string, string];
+    const { cartId, token } = await cluster.createCart();
+    const phone = await cluster.connect(n1, token).open(cartId);
+    const laptop = await cluster.connect(n2, token).open(cartId);
+    phone.add({ sku: 'SHOE', quantity: 2 });
+    await waitFor(() => expect(skusOf(laptop)).toEqual(['SHOE']));
+    laptop.add({ sku: 'BELT', quantity: 1 });
+    laptop.setQuantity('SHOE', 3);
+    await waitFor(() => expect(phone.view.lines.map((l) => [l.sku, l.quantity]).sort()).toEqual([['BELT', 1], ['SHOE', 3]]));
+    const tablet = await cluster.connect(n3, token).open(cartId);
+    expect(tablet.view.lines.map((l) => [l.sku, l.quantity]).sort()).toEqual([['BELT', 1], ['SHOE', 3]]);
+  }, 60_000);
+});
+
 describe('node faults', () => {
   it('a node SIGKILLed during edits: its devices move to other nodes, nothing is lost, its presence goes within seconds', async () => {
     cluster = await startProcessCluster(3, ENV);
