@@ -21,7 +21,7 @@ export interface CompactionResult {
 export async function compactCart(store: CartStore, cartId: string, log?: Logger): Promise<CompactionResult> {
   const loaded = await store.load(cartId, 0);
   if (loaded.version === 0) return { compacted: false, version: 0, bytes: 0 };
-  const doc = new Y.Doc({ gc: true });
+  const doc = new Y.Doc({ gc: true, guid: cartId });
   try {
     // An entry that cannot be applied is left out of the snapshot (it never showed anywhere).
     applyLog(doc, entriesOf(loaded), null, (version, err) => log?.error('compaction skipped a log entry that cannot be applied', { cartId, version, err }));

@@ -72,7 +72,8 @@ export async function revalidateCart(deps: RevalidateDeps, cartId: string, now =
       await deps.index.forget(cartId);
       return { status: 'gone' };
     }
-    const doc = new Y.Doc({ gc: true });
+    // A guid given: Yjs would otherwise draw a uuid, 31 random numbers from the OS, per job.
+    const doc = new Y.Doc({ gc: true, guid: cartId });
     try {
       applyLog(doc, entriesOf(loaded), null, (version, err) => deps.log.error('revalidation skipped a log entry that cannot be applied', { cartId, version, err }));
       writeAsThisProcess(doc);

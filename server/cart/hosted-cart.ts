@@ -184,7 +184,7 @@ export class HostedCart {
     return this.serialize(async () => {
       await this.catchUpNow();
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-        const scratch = new Y.Doc({ gc: true });
+        const scratch = new Y.Doc({ gc: true, guid: this.cartId });
         Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.doc));
         writeAsThisProcess(scratch);
         const { result, update } = captureChange(scratch, change);
