@@ -44,6 +44,21 @@ function open(node: TestNode, token: string, cartId: string): Promise<CartHandle
   return c.open(cartId);
 }
 
+/** Connections in pub/sub mode (the nodes' subscribers and adapters). */
+async function pubsubClients(): Promise<number> {
+  return String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).split('\n').filter((l) => l.trim() !== '').length;
+}
+
+/**
+ * Kill every pub/sub connection; returns a wait for all of them to be back and subscribed (each
+ * node has two: its cart-changed subscriber and the adapter's). Closing a node while they still
+ * resubscribe would leave ioredis's own SUBSCRIBE rejected and unhandled.
+ */
+async function killPubsub(): Promise<{ killed: number; restored: () => Promise<void> }> {
+  const killed = Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
+  return { killed, restored: () => waitFor(async () => expect(await pubsubClients()).toBe(nodes.length * 2), { timeoutMs: 10_000 }) };
+}
+
 const lines = (h: CartHandle): Array<[string, number]> => h.view.lines.map((l): [string, number] => [l.lineId, l.quantity]).sort();
 
 describe('lost fan-out', () => {
@@ -53,15 +68,19 @@ describe('lost fan-out', () => {
     const devices = await Promise.all([open(n1, token, cartId), open(n1, token, cartId), open(n2, token, cartId), open(n2, token, cartId)]);
     const rand = prng(7);
     let killed = 0;
+    let restored = async (): Promise<void> => undefined;
     for (let step = 0; step < 120; step++) {
       const device = pick(rand, devices);
       device.add({ sku: pick(rand, ['SHOE', 'BELT', 'SOCK', 'CAP']), quantity: int(rand, 1, 3) });
       if (step % 40 === 20) {
-        killed += Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
+        const kill = await killPubsub();
+        killed += kill.killed;
+        restored = kill.restored;
       }
       if (step % 10 === 9) await new Promise((r) => setTimeout(r, 5));
     }
     expect(killed).toBeGreaterThan(0);
+    await restored();
     await Promise.all(devices.map((d) => d.whenSaved()));
     const res = await n1.request('GET', `/v1/carts/${cartId}`, { token });
     const server = res.body.lines.map((l: { lineId: string; quantity: number }) => [l.lineId, l.quantity]).sort();
@@ -78,11 +97,13 @@ describe('lost fan-out', () => {
     const provider = stockYjsClient(n2.port, cartId, token, doc);
     try {
       await waitFor(() => expect(provider.synced).toBe(true));
-      expect(Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))).toBeGreaterThan(0);
+      const kill = await killPubsub();
+      expect(kill.killed).toBeGreaterThan(0);
       // Appended while node 2's subscription is down: its notice is lost, and no later change follows.
       phone.add({ sku: 'SHOE', quantity: 2 });
       await phone.whenSaved();
       await waitFor(() => expect(readCart(doc).lines.map((l) => [l.lineId, l.quantity])).toEqual([['SHOE', 2]]), { timeoutMs: 5000 });
+      await kill.restored();
     } finally {
       provider.destroy();
     }
