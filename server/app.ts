@@ -183,6 +183,11 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       return adapter;
     });
   }
+  // Socket.IO keeps each connection's HTTP upgrade request (headers, buffers) for its whole life;
+  // nothing here reads it after the handshake (socket.handshake keeps what auth needs).
+  io.engine.on('connection', (raw: { request: unknown }) => {
+    raw.request = null;
+  });
   const transport = attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics, clustered, nodeId });
   const yws = createYwsEndpoint({ registry, auth, config, log, metrics: serverMetrics });
   http.on('upgrade', (req, socket, head) => {
