@@ -10,6 +10,8 @@ import type { HostedCart } from './cart/hosted-cart.ts';
 
 const MAX_DEVICE_NAME = 64;
 const MAX_VIEWING = 200;
+/** Entries accepted in one presence frame from another node (its devices of one cart). */
+const MAX_RELAYED_ENTRIES = 4096;
 
 /**
  * Who owns which awareness client id, per hosted cart: a connection of this node (its connection
@@ -100,7 +102,8 @@ export function localPresenceSnapshot(cart: HostedCart): Uint8Array | null {
 export function applyRemotePresence(cart: HostedCart, nodeId: string, frame: Uint8Array): void {
   const map = ownerMap(cart);
   const owner = nodeOwner(nodeId);
-  const entries = decodeAwarenessEntries(frame).filter((e) => {
+  // Another node's snapshot holds every one of its devices of the cart (more than one device's 8).
+  const entries = decodeAwarenessEntries(frame, MAX_RELAYED_ENTRIES).filter((e) => {
     const current = map.get(e.clientId);
     return current === undefined || current.startsWith(NODE_OWNER);
   });
