@@ -53,8 +53,8 @@ export function applyPresence(cart: HostedCart, session: PresenceSession, frame:
   for (const entry of entries) {
     const owner = map.get(entry.clientId);
     // A device that moved here from another node takes its client id with it (same person only).
-    const relayed = owner?.startsWith(NODE_OWNER) === true ? (cart.awareness.getStates().get(entry.clientId) as PresenceState | undefined) : undefined;
-    const movedHere = owner?.startsWith(NODE_OWNER) === true && (relayed === undefined || relayed.subject === session.principal.subject);
+    const heldSubject = (cart.awareness.getStates().get(entry.clientId) as PresenceState | undefined)?.subject;
+    const movedHere = owner?.startsWith(NODE_OWNER) === true && (heldSubject === undefined || heldSubject === session.principal.subject);
     if (owner !== undefined && owner !== session.connectionId && !movedHere) throw new CartError('E_AWARENESS_INVALID', 'client id belongs to another device');
     if (entry.clientId === cart.doc.clientID) throw new CartError('E_AWARENESS_INVALID', 'client id belongs to the server');
     if (entry.state === null) continue;

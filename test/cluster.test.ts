@@ -30,6 +30,16 @@ function open(node: TestNode, token: string, cartId: string, device: string): Pr
   return c.open(cartId);
 }
 
+/** A phone on `n1` viewing SHOE, then a laptop on `n2`: each sees the other at once. */
+async function phoneAndLaptop(n1: TestNode, n2: TestNode, token: string, cartId: string): Promise<[CartHandle, CartHandle]> {
+  const phone = await open(n1, token, cartId, 'phone');
+  phone.setViewing('SHOE');
+  const laptop = await open(n2, token, cartId, 'laptop');
+  await waitFor(() => expect(laptop.presence.map((p) => [p.device, p.viewing])).toEqual([['phone', 'SHOE']]));
+  await waitFor(() => expect(phone.presence.map((p) => p.device)).toEqual(['laptop']));
+  return [phone, laptop];
+}
+
 const lines = (h: CartHandle): Array<[string, number]> => h.view.lines.map((l): [string, number] => [l.lineId, l.quantity]).sort();
 
 describe('devices of one cart on different nodes', () => {
@@ -70,11 +80,7 @@ describe('devices of one cart on different nodes', () => {
   it('presence crosses nodes: a device joining on another node sees who is there at once, and sees them leave', async () => {
     const [n1, n2] = nodes as [TestNode, TestNode];
     const { cartId, token } = await n1.createCart();
-    const phone = await open(n1, token, cartId, 'phone');
-    phone.setViewing('SHOE');
-    const laptop = await open(n2, token, cartId, 'laptop');
-    await waitFor(() => expect(laptop.presence.map((p) => [p.device, p.viewing])).toEqual([['phone', 'SHOE']]));
-    await waitFor(() => expect(phone.presence.map((p) => p.device)).toEqual(['laptop']));
+    const [phone, laptop] = await phoneAndLaptop(n1, n2, token, cartId);
     await phone.close();
     await waitFor(() => expect(laptop.presence).toEqual([]));
   });
@@ -148,11 +154,7 @@ describe('with the sharded adapter (a pub/sub channel per cart)', () => {
   it('devices on two nodes sync both ways and see each other, and a REST change reaches both', async () => {
     const [n1, n2] = sharded as [TestNode, TestNode];
     const { cartId, token } = await n1.createCart();
-    const phone = await open(n1, token, cartId, 'phone');
-    phone.setViewing('SHOE');
-    const laptop = await open(n2, token, cartId, 'laptop');
-    await waitFor(() => expect(laptop.presence.map((p) => [p.device, p.viewing])).toEqual([['phone', 'SHOE']]));
-    await waitFor(() => expect(phone.presence.map((p) => p.device)).toEqual(['laptop']));
+    const [phone, laptop] = await phoneAndLaptop(n1, n2, token, cartId);
     phone.add({ sku: 'SHOE', quantity: 2 });
     await waitFor(() => expect(lines(laptop)).toEqual([['SHOE', 2]]));
     laptop.setQuantity('SHOE', 4);

@@ -119,10 +119,13 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
   // Every node hosting a cart holds the presence of all its devices: its own devices' changes are
   // sent to the other nodes, which apply them (attributed to this node, so they can be dropped when
   // it dies) and relay them to their devices. A node that loads a cart asks for the current states.
+  const sendPresence = (cartId: string, frame: Uint8Array): void => {
+    io.serverSideEmit('presence', deps.nodeId, cartId, Buffer.from(frame).toString('base64'));
+  };
   io.on('presence-query', (cartId) => {
     const cart = typeof cartId === 'string' ? registry.peek(cartId) : undefined;
     const frame = cart ? localPresenceSnapshot(cart) : null;
-    if (frame) io.serverSideEmit('presence', deps.nodeId, cartId, Buffer.from(frame).toString('base64'));
+    if (frame) sendPresence(cartId, frame);
   });
   io.on('presence', (nodeId, cartId, frame) => {
     const cart = typeof cartId === 'string' ? registry.peek(cartId) : undefined;
@@ -150,7 +153,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
       const frame = encodeAwarenessUpdate(cart.awareness, changed);
       const local = typeof origin === 'string' && origin.startsWith(SOCKET_ORIGIN_PREFIX) ? io.local.to(room).except(origin.slice(SOCKET_ORIGIN_PREFIX.length)) : io.local.to(room);
       local.emit('awareness', cart.cartId, frame);
-      if (deps.clustered && isLocalPresenceOrigin(origin)) io.serverSideEmit('presence', deps.nodeId, cart.cartId, Buffer.from(frame).toString('base64'));
+      if (deps.clustered && isLocalPresenceOrigin(origin)) sendPresence(cart.cartId, frame);
     });
     if (deps.clustered) io.serverSideEmit('presence-query', cart.cartId, deps.nodeId);
   });
