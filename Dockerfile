@@ -6,6 +6,8 @@ COPY package.json package-lock.json ./
 # tsx runs the TypeScript sources directly; dev dependencies (tests, lint) are left out.
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY protocol ./protocol
+COPY bin ./bin
+COPY core ./core
 COPY server ./server
 COPY workers ./workers
 COPY client ./client

@@ -1,7 +1,7 @@
 /**
  * The system under test, as separate processes on loopback: a private redis-server (the production
- * defaults of server/embedded-redis.ts: AOF on, appendfsync everysec, noeviction), two server nodes
- * (`server/main.ts --role server`) and one worker (`--role worker`), all sharing one key prefix,
+ * defaults of core/embedded-redis.ts: AOF on, appendfsync everysec, noeviction), two server nodes
+ * (`bin/livecart.ts --role server`) and one worker (`--role worker`), all sharing one key prefix,
  * JWT secret and admin token. Every child is killed when this process exits, however it exits.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -10,7 +10,7 @@ import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type EmbeddedRedis, freePort, startRedisServer } from '../server/embedded-redis.ts';
+import { type EmbeddedRedis, freePort, startRedisServer } from '../core/embedded-redis.ts';
 import type { Pids } from './proc.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -160,7 +160,7 @@ export class BenchSystem {
     const spawnApp = (name: AppProcess['name'], role: 'server' | 'worker', port: number): AppProcess => {
       // One directory per process: each thread (tsx runs a loader thread) writes its own profile.
       const prof = this.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(this.opts.logDir, `${this.opts.label}-${this.generation}-${name}-cpuprofile`)] : [];
-      const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'server/main.ts', '--role', role], {
+      const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'bin/livecart.ts', '--role', role], {
         cwd: ROOT,
         env: { ...env, PORT: String(port) },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -107,7 +107,7 @@ export interface CartFacts {
 
 /**
  * Limits on what a cart may hold and what one message may carry. Every one is configurable on the
- * server (see server/config.ts); clients receive the server's values when they join.
+ * server (see core/config.ts); clients receive the server's values when they join.
  */
 export interface CartLimits {
   /** Live lines per cart. A cart is a list a person reads; 100 is far above any real basket. */

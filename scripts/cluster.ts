@@ -11,8 +11,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig } from '../server/config.ts';
-import { type EmbeddedRedis, devAdminToken, devJwtSecret, startRedisServer } from '../server/embedded-redis.ts';
+import { ConfigError, loadConfig } from '../core/config.ts';
+import { type EmbeddedRedis, devAdminToken, devJwtSecret, startRedisServer } from '../core/embedded-redis.ts';
 import { startLoadBalancer } from './lb.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -72,7 +72,7 @@ interface Child {
 }
 
 function startChild(name: string, role: 'server' | 'worker', env: NodeJS.ProcessEnv, width: number): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--role', role], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/livecart.ts', '--role', role], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const tag = name.padEnd(width);
   for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
     if (stream) createInterface({ input: stream }).on('line', (line) => out.write(`${tag} | ${line}\n`));

@@ -13,18 +13,19 @@ import { CLOSE, CartError } from '../protocol/index.ts';
 import { Auth } from './auth.ts';
 import { CartRegistry } from './cart/registry.ts';
 import { NodeHeartbeat } from './cluster/heartbeat.ts';
-import { CatalogStore } from './catalog/catalog-store.ts';
-import type { CatalogChangeSink } from './catalog/change-sink.ts';
-import { RulesStore } from './catalog/rules-store.ts';
-import type { Config } from './config.ts';
-import type { Logger } from './log.ts';
-import { Metrics, createServerMetrics } from './metrics.ts';
+import { CatalogStore } from '../core/catalog/catalog-store.ts';
+import type { CatalogChangeSink } from '../core/catalog/change-sink.ts';
+import { RulesStore } from '../core/catalog/rules-store.ts';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/log.ts';
+import { Metrics, createServerMetrics } from '../core/metrics.ts';
 import { dropNodePresence, presenceNodes } from './presence.ts';
-import { Queues } from './queues.ts';
+import { Queues } from '../core/queues.ts';
 import { fanoutSink } from './revalidation/fanout-sink.ts';
-import { publishCartChanged, subscribeCartChanged } from './revalidation/notify.ts';
+import { publishCartChanged, subscribeCartChanged } from '../core/revalidation/notify.ts';
 import { RevalidationRequester } from './revalidation/requester.ts';
-import { CartStore } from './redis/cart-store.ts';
+import { Keys } from '../core/keys.ts';
+import { CartStore } from '../core/redis/cart-store.ts';
 import { adminRoutes } from './rest/admin.ts';
 import { adminCatalogRoutes } from './rest/admin-catalog.ts';
 import { cartRoutes } from './rest/carts.ts';
@@ -172,8 +173,8 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     }
     const adapterFor =
       config.socketAdapter === 'sharded'
-        ? createShardedAdapter(pub, sub, { channelPrefix: `${config.keyPrefix}:sio`, subscriptionMode: 'dynamic' })
-        : createAdapter(pub, sub, { key: `${config.keyPrefix}:sio` });
+        ? createShardedAdapter(pub, sub, { channelPrefix: new Keys(config.keyPrefix).socketAdapter, subscriptionMode: 'dynamic' })
+        : createAdapter(pub, sub, { key: new Keys(config.keyPrefix).socketAdapter });
     // Socket.IO constructs the adapter with `new`: a function expression, not an arrow.
     io.adapter(function guardedAdapter(nsp: unknown) {
       const adapter = adapterFor(nsp);

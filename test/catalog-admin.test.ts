@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode, type WireError } from '../protocol/index.ts';
-import type { CatalogChangeSink, RulesChange } from '../server/catalog/change-sink.ts';
+import type { CatalogChangeSink, RulesChange } from '../core/catalog/change-sink.ts';
 import { TEST_ADMIN_TOKEN, type TestNode, startNode } from './helpers/node.ts';
 
 class RecordingSink implements CatalogChangeSink {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startRedisServer } from '../server/embedded-redis.ts';
+import { startRedisServer } from '../core/embedded-redis.ts';
 import { LiveCartConnection, MemoryStorage, type CartHandle } from '../client/index.ts';
 import { type TestNode, startNode } from './helpers/node.ts';
 import { waitFor } from './helpers/wait.ts';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CartHandle, LiveCartConnection } from '../client/index.ts';
 import * as Y from 'yjs';
 import { readCart } from '../protocol/index.ts';
-import { type EmbeddedRedis, startRedisServer } from '../server/embedded-redis.ts';
+import { type EmbeddedRedis, startRedisServer } from '../core/embedded-redis.ts';
 import { type TestNode, startNode, uniquePrefix } from './helpers/node.ts';
 import { int, pick, prng } from './helpers/prng.ts';
 import { waitFor } from './helpers/wait.ts';

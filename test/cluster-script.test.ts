@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { LiveCartConnection } from '../client/index.ts';
-import { freePort } from '../server/embedded-redis.ts';
+import { freePort } from '../core/embedded-redis.ts';
 import { uniquePrefix } from './helpers/node.ts';
 import { waitFor } from './helpers/wait.ts';
 

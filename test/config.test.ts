@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, ConfigError, DEFAULT_CONFIG, loadConfig } from '../server/config.ts';
+import { CONFIG_VARIABLES, ConfigError, DEFAULT_CONFIG, loadConfig } from '../core/config.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -49,7 +49,7 @@ describe('loadConfig', () => {
 
 describe('start-up', () => {
   const run = (env: Record<string, string>) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'server/main.ts', '--role', 'all'], {
+    spawnSync(process.execPath, ['--import', 'tsx', 'bin/livecart.ts', '--role', 'all'], {
       cwd: ROOT,
       env: { HOME: process.env.HOME ?? '/tmp', LIVECART_DATA_DIR: mkdtempSync(join(tmpdir(), 'lc-cfg-')), ...env },
       encoding: 'utf8',

@@ -1,14 +1,14 @@
 /**
- * Catalog providers (server/providers/): the built-in one over the Redis catalog, and the HTTP one
+ * Catalog providers (core/providers/): the built-in one over the Redis catalog, and the HTTP one
  * against real local services that answer, hang, fail with 5xx or stop — retries, the circuit
  * breaker, and degrading to unverified prices/stock instead of failing.
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CatalogProduct } from '../protocol/index.ts';
-import { CatalogStore } from '../server/catalog/catalog-store.ts';
-import { BuiltinCatalogProvider } from '../server/providers/builtin.ts';
-import { HttpCatalogProvider, type HttpProviderOptions } from '../server/providers/http.ts';
+import { CatalogStore } from '../core/catalog/catalog-store.ts';
+import { BuiltinCatalogProvider } from '../core/providers/builtin.ts';
+import { HttpCatalogProvider, type HttpProviderOptions } from '../core/providers/http.ts';
 import { uniquePrefix } from './helpers/node.ts';
 import { type PricedProduct, ServiceServer, inventoryService, pricingService } from './helpers/shop-services.ts';
 import { waitFor } from './helpers/wait.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CartHandle, LiveCartConnection } from '../client/index.ts';
-import { type EmbeddedRedis, startRedisServer } from '../server/embedded-redis.ts';
+import { type EmbeddedRedis, startRedisServer } from '../core/embedded-redis.ts';
 import { uniquePrefix } from './helpers/node.ts';
 import { type ProcessNode, startProcessNode } from './helpers/process-node.ts';
 import { waitFor } from './helpers/wait.ts';

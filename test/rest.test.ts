@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CartLimits, DEFAULT_LIMITS, ERRORS, type ErrorCode, type WireError, quantityOf, readCart } from '../protocol/index.ts';
-import { loadSeed } from '../server/catalog/catalog-store.ts';
+import { loadSeed } from '../core/catalog/catalog-store.ts';
 import { TEST_ADMIN_TOKEN, type TestNode, startNode } from './helpers/node.ts';
 import { RawDevice } from './helpers/raw-device.ts';
 import { waitFor } from './helpers/wait.ts';

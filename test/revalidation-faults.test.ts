@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { type CartHandle, LiveCartConnection } from '../client/index.ts';
-import { loadSeed } from '../server/catalog/catalog-store.ts';
-import { BuiltinCatalogProvider } from '../server/providers/builtin.ts';
-import { HttpCatalogProvider } from '../server/providers/http.ts';
+import { loadSeed } from '../core/catalog/catalog-store.ts';
+import { BuiltinCatalogProvider } from '../core/providers/builtin.ts';
+import { HttpCatalogProvider } from '../core/providers/http.ts';
 import { type TestNode, startNode } from './helpers/node.ts';
 import { type ProcessNode, startProcessNode } from './helpers/process-node.ts';
 import { type ServiceServer, pricingService } from './helpers/shop-services.ts';

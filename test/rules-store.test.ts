@@ -1,13 +1,13 @@
 /**
- * RulesStore (server/catalog/rules-store.ts) against real Redis: round trips of every rule kind,
+ * RulesStore (core/catalog/rules-store.ts) against real Redis: round trips of every rule kind,
  * the version counter, getCached re-reading only when the version moved, and the seed.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { EMPTY_RULES, type PricingRules } from '../protocol/index.ts';
-import { CatalogStore, loadSeed } from '../server/catalog/catalog-store.ts';
-import { RulesStore, loadRulesSeed } from '../server/catalog/rules-store.ts';
+import { CatalogStore, loadSeed } from '../core/catalog/catalog-store.ts';
+import { RulesStore, loadRulesSeed } from '../core/catalog/rules-store.ts';
 import { uniquePrefix } from './helpers/node.ts';
 
 let redis: Redis;

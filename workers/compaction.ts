@@ -6,10 +6,10 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as Y from 'yjs';
-import { applyLog, entriesOf } from '../server/cart/apply-log.ts';
-import type { Logger } from '../server/log.ts';
-import { COMPACT_QUEUE, type CompactJob, bullPrefix } from '../server/queues.ts';
-import type { CartStore } from '../server/redis/cart-store.ts';
+import { applyLog, entriesOf } from '../core/cart/apply-log.ts';
+import type { Logger } from '../core/log.ts';
+import { COMPACT_QUEUE, type CompactJob, bullPrefix } from '../core/queues.ts';
+import type { CartStore } from '../core/redis/cart-store.ts';
 
 export interface CompactionResult {
   compacted: boolean;

@@ -3,9 +3,9 @@
  * found through the SKU index (DESIGN.md §5 "Catalog change").
  */
 import type { Job } from 'bullmq';
-import type { CartStore } from '../server/redis/cart-store.ts';
-import type { FanoutJob, Queues } from '../server/queues.ts';
-import type { SkuIndex } from '../server/revalidation/sku-index.ts';
+import type { CartStore } from '../core/redis/cart-store.ts';
+import type { FanoutJob, Queues } from '../core/queues.ts';
+import type { SkuIndex } from '../core/revalidation/sku-index.ts';
 
 export interface FanoutDeps {
   index: SkuIndex;

@@ -5,17 +5,17 @@
  */
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { CatalogStore } from '../server/catalog/catalog-store.ts';
-import type { RulesStore } from '../server/catalog/rules-store.ts';
-import { BuiltinCatalogProvider } from '../server/providers/builtin.ts';
-import { HttpCatalogProvider } from '../server/providers/http.ts';
-import type { CatalogProvider } from '../server/providers/types.ts';
-import type { Config } from '../server/config.ts';
-import type { Logger } from '../server/log.ts';
-import { type Metrics, createWorkerMetrics } from '../server/metrics.ts';
-import { FANOUT_QUEUE, Queues, REVALIDATE_QUEUE, bullPrefix } from '../server/queues.ts';
-import { CartStore } from '../server/redis/cart-store.ts';
-import { SkuIndex } from '../server/revalidation/sku-index.ts';
+import type { CatalogStore } from '../core/catalog/catalog-store.ts';
+import type { RulesStore } from '../core/catalog/rules-store.ts';
+import { BuiltinCatalogProvider } from '../core/providers/builtin.ts';
+import { HttpCatalogProvider } from '../core/providers/http.ts';
+import type { CatalogProvider } from '../core/providers/types.ts';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/log.ts';
+import { type Metrics, createWorkerMetrics } from '../core/metrics.ts';
+import { FANOUT_QUEUE, Queues, REVALIDATE_QUEUE, bullPrefix } from '../core/queues.ts';
+import { CartStore } from '../core/redis/cart-store.ts';
+import { SkuIndex } from '../core/revalidation/sku-index.ts';
 import { startCompactionWorker } from './compaction.ts';
 import { fanoutProcessor } from './fanout.ts';
 import { revalidateProcessor } from './revalidate.ts';

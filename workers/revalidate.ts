@@ -21,14 +21,14 @@ import {
   writeCartFacts,
 } from '../protocol/index.ts';
 import { priceCart } from '../protocol/pricing.ts';
-import type { Logger } from '../server/log.ts';
-import type { WorkerMetrics } from '../server/metrics.ts';
-import type { Queues, RevalidateJob } from '../server/queues.ts';
-import type { CartStore } from '../server/redis/cart-store.ts';
-import { applyLog, entriesOf } from '../server/cart/apply-log.ts';
-import { writeAsThisProcess } from '../server/cart/writer-id.ts';
-import { publishCartChanged } from '../server/revalidation/notify.ts';
-import type { SkuIndex } from '../server/revalidation/sku-index.ts';
+import type { Logger } from '../core/log.ts';
+import type { WorkerMetrics } from '../core/metrics.ts';
+import type { Queues, RevalidateJob } from '../core/queues.ts';
+import type { CartStore } from '../core/redis/cart-store.ts';
+import { applyLog, entriesOf } from '../core/cart/apply-log.ts';
+import { writeAsThisProcess } from '../core/cart/writer-id.ts';
+import { publishCartChanged } from '../core/revalidation/notify.ts';
+import type { SkuIndex } from '../core/revalidation/sku-index.ts';
 
 export interface RevalidateDeps {
   store: CartStore;

@@ -18,10 +18,10 @@ import {
   liveLineIds,
   validateUpdate,
 } from '../../protocol/index.ts';
-import type { CartStore } from '../redis/cart-store.ts';
-import { applyLog, entriesOf } from './apply-log.ts';
-import { writeAsThisProcess } from './writer-id.ts';
-import type { Logger } from '../log.ts';
+import type { CartStore } from '../../core/redis/cart-store.ts';
+import { applyLog, entriesOf } from '../../core/cart/apply-log.ts';
+import { writeAsThisProcess } from '../../core/cart/writer-id.ts';
+import type { Logger } from '../../core/log.ts';
 
 export interface HostedCartOptions {
   store: CartStore;

@@ -5,7 +5,8 @@
  * everywhere within about four beats, instead of after the 30 s awareness timeout.
  */
 import type { Redis } from 'ioredis';
-import type { Logger } from '../log.ts';
+import { Keys } from '../../core/keys.ts';
+import type { Logger } from '../../core/log.ts';
 
 export class NodeHeartbeat {
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -22,7 +23,7 @@ export class NodeHeartbeat {
   }
 
   private key(nodeId: string): string {
-    return `${this.keyPrefix}:node:${nodeId}`;
+    return new Keys(this.keyPrefix).node(nodeId);
   }
 
   /**

@@ -5,10 +5,10 @@
  */
 import { Router } from 'express';
 import { CartError, SKU_PATTERN } from '../../protocol/index.ts';
-import type { CatalogStore } from '../catalog/catalog-store.ts';
-import type { CatalogChangeSink } from '../catalog/change-sink.ts';
-import type { RulesStore } from '../catalog/rules-store.ts';
-import type { Logger } from '../log.ts';
+import type { CatalogStore } from '../../core/catalog/catalog-store.ts';
+import type { CatalogChangeSink } from '../../core/catalog/change-sink.ts';
+import type { RulesStore } from '../../core/catalog/rules-store.ts';
+import type { Logger } from '../../core/log.ts';
 import { requireAdmin } from './admin.ts';
 import { adminRulesRoutes } from './admin-rules.ts';
 import { bulkProducts, productPatch, productPut } from './catalog-body.ts';

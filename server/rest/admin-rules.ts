@@ -5,9 +5,9 @@
  */
 import { Router } from 'express';
 import { CartError, COUPON_PATTERN, SKU_PATTERN } from '../../protocol/index.ts';
-import type { CatalogChangeSink } from '../catalog/change-sink.ts';
-import { isEmptyScope, mergeScopes, ruleScope } from '../catalog/rule-scope.ts';
-import type { RuleIdentity, RuleKind, RuleOf, RulesStore } from '../catalog/rules-store.ts';
+import type { CatalogChangeSink } from '../../core/catalog/change-sink.ts';
+import { isEmptyScope, mergeScopes, ruleScope } from '../../core/catalog/rule-scope.ts';
+import type { RuleIdentity, RuleKind, RuleOf, RulesStore } from '../../core/catalog/rules-store.ts';
 import { requireAdmin } from './admin.ts';
 import { CURRENCY_PATTERN, PROMOTION_ID_PATTERN, REGION_PATTERN, SEGMENT_PATTERN, fail, param } from './fields.ts';
 import { couponBody, priceListBody, promotionBody, shippingBody, taxRuleBody, volumeTierBody } from './rules-body.ts';

@@ -24,8 +24,8 @@ import {
 import type { Auth, Principal } from '../auth.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
 import type { CartRegistry } from '../cart/registry.ts';
-import type { Config } from '../config.ts';
-import type { ServerMetrics } from '../metrics.ts';
+import type { Config } from '../../core/config.ts';
+import type { ServerMetrics } from '../../core/metrics.ts';
 import { asObject, couponCodesField, intField, noteField, onlyKeys, optionsField, skuField } from './body.ts';
 import type { Idempotency, Outcome } from './idempotency.ts';
 

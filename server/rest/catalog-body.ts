@@ -1,5 +1,5 @@
 /** Admin catalog bodies → product changes (see CatalogStore.merge). Each failure names its field. */
-import type { ProductChange } from '../catalog/catalog-store.ts';
+import type { ProductChange } from '../../core/catalog/catalog-store.ts';
 import { MAX_STOCK, type Fields, category, fail, int, known, money, object, priceMap, sku, text } from './fields.ts';
 
 export const MAX_BULK_PRODUCTS = 1000;

@@ -4,7 +4,7 @@
  */
 import { Router, type Request } from 'express';
 import { CartError, type CatalogProduct, type Money } from '../../protocol/index.ts';
-import type { CatalogStore } from '../catalog/catalog-store.ts';
+import type { CatalogStore } from '../../core/catalog/catalog-store.ts';
 import { CURRENCY_PATTERN } from './fields.ts';
 
 export const DEFAULT_CATALOG_CURRENCY = 'USD';

@@ -1,8 +1,8 @@
 /** REST error handling: every failure answers `{ error: { code, message, retryable, detail? } }`. */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { CartError } from '../../protocol/index.ts';
-import type { Logger } from '../log.ts';
-import type { ServerMetrics } from '../metrics.ts';
+import type { Logger } from '../../core/log.ts';
+import type { ServerMetrics } from '../../core/metrics.ts';
 
 export function sendError(res: Parameters<RequestHandler>[1], err: CartError): void {
   res.status(err.httpStatus).json({ error: err.toWire() });

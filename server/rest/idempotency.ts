@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { Keys } from '../../core/keys.ts';
 import { CartError } from '../../protocol/index.ts';
 
 export interface Outcome {
@@ -38,7 +39,7 @@ export class Idempotency {
     if (key === undefined) return { ...(await handler()), replayed: false };
     if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw new CartError('E_IDEMPOTENCY_KEY_INVALID');
     const digest = createHash('sha256').update(scope.subject).update('\0').update(key).digest('base64url');
-    const redisKey = `${this.prefix}:{${scope.cartId}}:idem:${digest}`;
+    const redisKey = new Keys(this.prefix).idempotency(scope.cartId, digest);
     const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('base64url');
     const pending: Stored = { fingerprint, state: 'pending' };
     const claimed = await this.redis.set(redisKey, JSON.stringify(pending), 'EX', PENDING_TTL_SECONDS, 'NX');

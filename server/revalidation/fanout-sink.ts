@@ -2,9 +2,9 @@
  * The revalidation side of catalog changes: each change announced by the admin API becomes a
  * fan-out job that revalidates the open carts it can affect.
  */
-import type { CatalogChangeSink, RulesChange } from '../catalog/change-sink.ts';
-import type { Logger } from '../log.ts';
-import type { FanoutJob, Queues } from '../queues.ts';
+import type { CatalogChangeSink, RulesChange } from '../../core/catalog/change-sink.ts';
+import type { Logger } from '../../core/log.ts';
+import type { FanoutJob, Queues } from '../../core/queues.ts';
 
 export function fanoutSink(queues: Queues, log: Logger): CatalogChangeSink {
   const send = (job: FanoutJob): void => {

@@ -3,8 +3,8 @@
  * after it when changes arrived meanwhile, so a burst of edits costs a couple of enqueues, not one
  * per edit. BullMQ's deduplication then coalesces across nodes.
  */
-import type { Logger } from '../log.ts';
-import type { Queues } from '../queues.ts';
+import type { Logger } from '../../core/log.ts';
+import type { Queues } from '../../core/queues.ts';
 
 interface Pending {
   /** Changes arrived while the request was in flight; the oldest's time. */

@@ -23,9 +23,9 @@ import {
 import { Auth, type Principal } from '../auth.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
 import type { CartRegistry } from '../cart/registry.ts';
-import type { Config } from '../config.ts';
-import type { Logger } from '../log.ts';
-import type { ServerMetrics } from '../metrics.ts';
+import type { Config } from '../../core/config.ts';
+import type { Logger } from '../../core/log.ts';
+import type { ServerMetrics } from '../../core/metrics.ts';
 import {
   type PresenceSession,
   applyPresence,

@@ -24,9 +24,9 @@ import {
 } from '../../protocol/index.ts';
 import type { Auth, Principal } from '../auth.ts';
 import type { CartRegistry } from '../cart/registry.ts';
-import type { Config } from '../config.ts';
-import type { Logger } from '../log.ts';
-import type { ServerMetrics } from '../metrics.ts';
+import type { Config } from '../../core/config.ts';
+import type { Logger } from '../../core/log.ts';
+import type { ServerMetrics } from '../../core/metrics.ts';
 import { type PresenceSession, applyPresence, presenceSnapshot, removePresence } from '../presence.ts';
 import { TokenBucket } from '../rate-limit.ts';
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startRedisServer } from '../../server/embedded-redis.ts';
+import { startRedisServer } from '../../core/embedded-redis.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { type CartServerNode, type CartServerOptions, createCartServer } from '../../server/app.ts';
-import { type Config, DEFAULT_CONFIG } from '../../server/config.ts';
-import { createLogger } from '../../server/log.ts';
+import { type Config, DEFAULT_CONFIG } from '../../core/config.ts';
+import { createLogger } from '../../core/log.ts';
 import type { Role } from '../../protocol/index.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { type CartHandle, LiveCartConnection, type LiveCartConnectionOptions } from '../../client/index.ts';
-import { type EmbeddedRedis, startRedisServer } from '../../server/embedded-redis.ts';
+import { type EmbeddedRedis, startRedisServer } from '../../core/embedded-redis.ts';
 import { uniquePrefix } from './node.ts';
 import { type ProcessNode, startProcessNode } from './process-node.ts';
 

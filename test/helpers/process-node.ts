@@ -1,9 +1,9 @@
 /**
- * A livecart node as a real child process (`tsx server/main.ts`), for tests that kill it.
+ * A livecart node as a real child process (`tsx bin/livecart.ts`), for tests that kill it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../server/embedded-redis.ts';
+import { freePort } from '../../core/embedded-redis.ts';
 import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET } from './node.ts';
 import { waitFor } from './wait.ts';
 
@@ -20,7 +20,7 @@ export interface ProcessNode {
 
 export async function startProcessNode(env: Record<string, string>, role: 'server' | 'all' | 'worker' = 'server', port?: number): Promise<ProcessNode> {
   const p = port ?? (await freePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--role', role], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/livecart.ts', '--role', role], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

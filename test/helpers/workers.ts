@@ -1,10 +1,10 @@
 /** The BullMQ workers in the test process, on a node's Redis, key prefix and metrics. */
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { BuiltinCatalogProvider } from '../../server/providers/builtin.ts';
-import type { CatalogProvider } from '../../server/providers/types.ts';
-import type { Config } from '../../server/config.ts';
-import { createLogger } from '../../server/log.ts';
+import { BuiltinCatalogProvider } from '../../core/providers/builtin.ts';
+import type { CatalogProvider } from '../../core/providers/types.ts';
+import type { Config } from '../../core/config.ts';
+import { createLogger } from '../../core/log.ts';
 import { type Workers, startWorkers } from '../../workers/index.ts';
 import type { TestNode } from './node.ts';
 

@@ -4,8 +4,9 @@
  * message delays the correction until the device's next sync; it is in the log either way.
  */
 import type { Redis } from 'ioredis';
+import { Keys } from '../keys.ts';
 
-export const changedChannel = (keyPrefix: string): string => `${keyPrefix}:cart-changed`;
+export const changedChannel = (keyPrefix: string): string => new Keys(keyPrefix).cartChangedChannel;
 
 /**
  * Announce that `cartId`'s log reached `version` (message: "<cartId> <version>", plus " n" when a

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { Keys } from '../keys.ts';
 import { type CatalogProduct, SKU_PATTERN } from '../../protocol/index.ts';
 
 export type { CatalogProduct };
@@ -50,7 +51,7 @@ export class CatalogStore {
   private readonly key: string;
   private readonly redis: Redis & ScriptedRedis;
   constructor(redis: Redis, prefix: string) {
-    this.key = `${prefix}:catalog:products`;
+    this.key = new Keys(prefix).catalog;
     const r = redis as Redis & Partial<ScriptedRedis>;
     if (typeof r.mergeProducts !== 'function') redis.defineCommand('mergeProducts', MERGE_SCRIPT);
     this.redis = redis as Redis & ScriptedRedis;

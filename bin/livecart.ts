@@ -5,13 +5,13 @@
 import { Redis } from 'ioredis';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { type Workers, providerFromConfig, startWorkers } from '../workers/index.ts';
-import { createCartServer, type CartServerNode } from './app.ts';
-import { CatalogStore, loadSeed } from './catalog/catalog-store.ts';
-import { RulesStore, loadRulesSeed } from './catalog/rules-store.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
-import { type EmbeddedRedis, EmbeddedRedisError, devAdminToken, devJwtSecret, startRedisServer } from './embedded-redis.ts';
-import { createLogger } from './log.ts';
-import { Metrics } from './metrics.ts';
+import { createCartServer, type CartServerNode } from '../server/app.ts';
+import { CatalogStore, loadSeed } from '../core/catalog/catalog-store.ts';
+import { RulesStore, loadRulesSeed } from '../core/catalog/rules-store.ts';
+import { ConfigError, loadConfig, type Config } from '../core/config.ts';
+import { type EmbeddedRedis, EmbeddedRedisError, devAdminToken, devJwtSecret, startRedisServer } from '../core/embedded-redis.ts';
+import { createLogger } from '../core/log.ts';
+import { Metrics } from '../core/metrics.ts';
 
 type Role = 'all' | 'server' | 'worker';
 

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { Keys } from '../keys.ts';
 
 const lua = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 
@@ -38,8 +39,7 @@ export interface CartKeys {
 }
 
 export function cartKeys(prefix: string, cartId: string): CartKeys {
-  const tag = `${prefix}:{${cartId}}`;
-  return { meta: `${tag}:meta`, log: `${tag}:log`, snap: `${tag}:snap` };
+  return new Keys(prefix).cart(cartId);
 }
 
 export type AppendResult =

@@ -7,6 +7,7 @@
  * (sorted set of carts with lines, by last revalidation time).
  */
 import type { Redis } from 'ioredis';
+import { Keys } from '../keys.ts';
 
 export class SkuIndex {
   constructor(
@@ -15,11 +16,11 @@ export class SkuIndex {
   ) {}
 
   private skuKey(sku: string): string {
-    return `${this.prefix}:idx:sku:{${sku}}`;
+    return new Keys(this.prefix).skuIndex(sku);
   }
 
   private get openKey(): string {
-    return `${this.prefix}:idx:open`;
+    return new Keys(this.prefix).openCarts;
   }
 
   /** The cart now holds exactly `skus` (it held `previous`). */

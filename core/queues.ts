@@ -4,6 +4,7 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { Keys } from './keys.ts';
 
 export const COMPACT_QUEUE = 'compact';
 export const REVALIDATE_QUEUE = 'revalidate';
@@ -29,7 +30,7 @@ export interface FanoutJob {
 }
 
 export function bullPrefix(keyPrefix: string): string {
-  return `{${keyPrefix}-bull}`;
+  return new Keys(keyPrefix).bull;
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { Keys } from '../keys.ts';
 import type { Coupon, PriceList, PricingRules, Promotion, ShippingRule, TaxRule, VolumeTier } from '../../protocol/index.ts';
 
 export type RuleKind = keyof PricingRules;
@@ -70,9 +71,9 @@ export class RulesStore {
     private readonly redis: Redis,
     prefix: string,
   ) {
-    const base = `${prefix}:rules:{rules}`;
-    this.keys = Object.fromEntries(RULE_KINDS.map((k) => [k, `${base}:${k}`])) as Record<RuleKind, string>;
-    this.versionKey = `${base}:version`;
+    const keys = new Keys(prefix);
+    this.keys = Object.fromEntries(RULE_KINDS.map((k) => [k, keys.rules(k)])) as Record<RuleKind, string>;
+    this.versionKey = keys.rulesVersion;
   }
 
   /** Every rule, sorted by identity within each kind. One round trip. */

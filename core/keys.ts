@@ -1,0 +1,63 @@
+/**
+ * Every Redis key and channel livecart uses, built in one place. Keys of one cart carry the cart id
+ * as a hash tag (`{cartId}`) so a cart's scripts touch one slot on Redis Cluster; keys that are read
+ * together in one MULTI share a tag of their own (`{rules}`); everything else is a single key.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  /** The cart's log (stream), meta (hash: version, snapshot version, revalidated) and snapshot. */
+  cart(cartId: string): { meta: string; log: string; snap: string } {
+    const tag = `${this.prefix}:{${cartId}}`;
+    return { meta: `${tag}:meta`, log: `${tag}:log`, snap: `${tag}:snap` };
+  }
+
+  /** One Idempotency-Key record of a cart (`digest`: hash of the caller and the key). */
+  idempotency(cartId: string, digest: string): string {
+    return `${this.prefix}:{${cartId}}:idem:${digest}`;
+  }
+
+  /** The catalog: one hash of products by SKU. */
+  get catalog(): string {
+    return `${this.prefix}:catalog:products`;
+  }
+
+  /** One kind of pricing rule, and the rules' version counter (one slot for their MULTIs). */
+  rules(kind: string): string {
+    return `${this.prefix}:rules:{rules}:${kind}`;
+  }
+
+  get rulesVersion(): string {
+    return `${this.prefix}:rules:{rules}:version`;
+  }
+
+  /** Set of open carts holding `sku` (one slot per SKU). */
+  skuIndex(sku: string): string {
+    return `${this.prefix}:idx:sku:{${sku}}`;
+  }
+
+  /** Sorted set of carts with lines, by last revalidation time. */
+  get openCarts(): string {
+    return `${this.prefix}:idx:open`;
+  }
+
+  /** A node's liveness key (refreshed every heartbeat, with a TTL). */
+  node(nodeId: string): string {
+    return `${this.prefix}:node:${nodeId}`;
+  }
+
+  /** Pub/sub channel: a cart's log grew ("<cartId> <version>[ n]"). */
+  get cartChangedChannel(): string {
+    return `${this.prefix}:cart-changed`;
+  }
+
+  /** Channel prefix of the Socket.IO Redis adapter. */
+  get socketAdapter(): string {
+    return `${this.prefix}:sio`;
+  }
+
+  /** BullMQ's prefix: one hash tag, so a queue's keys share a slot on Redis Cluster. */
+  get bull(): string {
+    return `{${this.prefix}-bull}`;
+  }
+}
