@@ -73,6 +73,11 @@ export interface Config {
   /** On SIGTERM, how long in-flight appends and REST calls get before the node closes anyway. */
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /**
+   * Largest JSON body of a bulk route (POST /v1/catalog/products/bulk): 1000 products of about a
+   * kilobyte each, with room for long names and image URLs.
+   */
+  maxBulkJsonBytes: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -107,6 +112,7 @@ export const DEFAULT_CONFIG: Config = {
   nodeHeartbeatMs: 1000,
   shutdownGraceMs: 5000,
   logLevel: 'info',
+  maxBulkJsonBytes: 2 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {
@@ -136,6 +142,7 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_REVALIDATE_DELAY_MS: ['revalidateDelayMs', 0, 10_000],
   LIVECART_NODE_HEARTBEAT_MS: ['nodeHeartbeatMs', 100, 60_000],
   LIVECART_SHUTDOWN_GRACE_MS: ['shutdownGraceMs', 0, 120_000],
+  LIVECART_MAX_BULK_JSON_BYTES: ['maxBulkJsonBytes', 64 * 1024, 64 * 1024 * 1024],
 };
 
 const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {

@@ -1,6 +1,6 @@
 /**
  * Validation of a client's Yjs update against the cart's current document state, before the update
- * is stored or relayed (DESIGN.md §3, guarantee 7).
+ * is stored or relayed (protocol/SPEC.md §3).
  *
  * An update's bytes do not say which root or key an overwrite targets (an item with a left origin
  * carries no parent), so each item's target is resolved through its origin: first among the items of
@@ -8,7 +8,10 @@
  * update's size plus a binary search per deleted range; the document is never copied.
  */
 import * as Y from 'yjs';
+import type { z } from 'zod';
 import { CartError, type ErrorCode } from './errors.ts';
+import { cartSchemas, isLineId } from './schemas/cart.ts';
+import { describeIssue } from './schemas/parse.ts';
 import { liveLineIds } from './cart-ops.ts';
 import {
   type Actor,
@@ -18,9 +21,8 @@ import {
   FACT_ROOTS,
   INTENT_ROOTS,
   type IntentRoot,
-  OPTION_KEY_PATTERN,
+  type LineIntent,
   QADD_SEPARATOR,
-  SKU_PATTERN,
   lineIdOf,
 } from './schema.ts';
 
@@ -61,19 +63,14 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 }
 
-function exactKeys(v: Record<string, unknown>, allowed: readonly string[], where: string): void {
-  for (const k of Object.keys(v)) if (!allowed.includes(k)) reject('E_UPDATE_INVALID_VALUE', `${where}: unknown field ${JSON.stringify(k)}`);
-}
-
-function isIntIn(v: unknown, min: number, max: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+/** The value's shape, by the one schema REST and the client use too (protocol/schemas/cart.ts). */
+function checkShape(schema: z.ZodType, value: unknown, where: string): void {
+  const result = schema.safeParse(value);
+  if (!result.success) reject('E_UPDATE_INVALID_VALUE', `${where}: ${describeIssue(result.error.issues[0]!, 'value')}`.slice(0, 300));
 }
 
 function checkLineId(lineId: string, where: string): void {
-  const sku = lineId.split('?')[0] ?? '';
-  if (lineId.length > 1024 || !SKU_PATTERN.test(sku) || lineId.includes(QADD_SEPARATOR)) {
-    reject('E_UPDATE_INVALID_VALUE', `${where}: invalid line id`);
-  }
+  if (!isLineId(lineId)) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid line id`);
 }
 
 /** Validate one value written to `root[key]` by the update's item with Yjs client id `writer`. */
@@ -86,30 +83,14 @@ function checkValue(
   ctx: ValidationContext,
   replaced: unknown,
 ): void {
-  const { limits } = ctx;
+  const schemas = cartSchemas(ctx.limits);
   const where = `${root}[${JSON.stringify(key.slice(0, 80))}]`;
   switch (root) {
     case 'lines': {
       checkLineId(key, where);
-      if (!isPlainObject(value)) reject('E_UPDATE_INVALID_VALUE', `${where}: not an object`);
-      exactKeys(value, ['sku', 'options', 'note', 'addedBy', 'addedAt'], where);
-      const { sku, options, note, addedBy, addedAt } = value;
-      if (typeof sku !== 'string' || !SKU_PATTERN.test(sku)) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid sku`);
-      if (!isPlainObject(options)) reject('E_UPDATE_INVALID_VALUE', `${where}: options must be an object`);
-      const optionKeys = Object.keys(options);
-      if (optionKeys.length > limits.maxOptions) reject('E_UPDATE_INVALID_VALUE', `${where}: too many options`);
-      for (const k of optionKeys) {
-        const v = options[k];
-        if (!OPTION_KEY_PATTERN.test(k) || typeof v !== 'string' || v.length > limits.maxOptionLength) {
-          reject('E_UPDATE_INVALID_VALUE', `${where}: invalid option ${JSON.stringify(k.slice(0, 40))}`);
-        }
-      }
-      if (lineIdOf(sku, options as Record<string, string>) !== key) reject('E_UPDATE_INVALID_VALUE', `${where}: line id does not match sku and options`);
-      if (typeof note !== 'string' || note.length > limits.maxNoteLength) reject('E_UPDATE_INVALID_VALUE', `${where}: note too long or not a string`);
-      if (!isPlainObject(addedBy) || typeof addedBy.id !== 'string' || typeof addedBy.role !== 'string') {
-        reject('E_UPDATE_INVALID_VALUE', `${where}: invalid addedBy`);
-      }
-      exactKeys(addedBy, ['id', 'role'], `${where}.addedBy`);
+      checkShape(schemas.lineIntent, value, where);
+      const { sku, options, addedBy } = value as LineIntent;
+      if (lineIdOf(sku, options) !== key) reject('E_UPDATE_INVALID_VALUE', `${where}: line id does not match sku and options`);
       // addedBy names the writer, or keeps the stamp of the value it replaces (a note edit by another
       // device). When that value was deleted concurrently its stamp is gone (GC): accepted, since an
       // honest device editing a line removed elsewhere must not be rejected.
@@ -117,25 +98,18 @@ function checkValue(
       const current = (doc.getMap('lines') as Y.Map<{ addedBy?: Actor }>).get(key)?.addedBy;
       const keeps = replaced === 'unknown' || (replaced !== 'none' && isPlainObject(replaced) && same(replaced.addedBy));
       if (!same(ctx.actor) && !same(current) && !keeps) reject('E_UPDATE_INVALID_VALUE', `${where}: addedBy must name the writer`);
-      if (!isIntIn(addedAt, 0, Number.MAX_SAFE_INTEGER)) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid addedAt`);
       return;
     }
     case 'qset': {
       checkLineId(key, where);
-      if (!isPlainObject(value)) reject('E_UPDATE_INVALID_VALUE', `${where}: not an object`);
-      exactKeys(value, ['q', 'id'], where);
-      if (!isIntIn(value.q, 0, limits.maxQuantity)) reject('E_UPDATE_INVALID_VALUE', `${where}: quantity must be 0..${limits.maxQuantity}`);
-      if (typeof value.id !== 'string' || value.id.length < 1 || value.id.length > 64) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid set id`);
+      checkShape(schemas.quantitySet, value, where);
       return;
     }
     case 'qadd': {
       const at = key.lastIndexOf(QADD_SEPARATOR);
       if (at < 0 || key.slice(at + 1) !== String(writer)) reject('E_UPDATE_INVALID_VALUE', `${where}: an add record must be keyed by its writer`);
       checkLineId(key.slice(0, at), where);
-      if (!isPlainObject(value)) reject('E_UPDATE_INVALID_VALUE', `${where}: not an object`);
-      exactKeys(value, ['n', 'base'], where);
-      if (!isIntIn(value.n, 1, limits.maxQuantity)) reject('E_UPDATE_INVALID_VALUE', `${where}: quantity must be 1..${limits.maxQuantity}`);
-      if (value.base !== null && (typeof value.base !== 'string' || value.base.length > 64)) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid base`);
+      checkShape(schemas.quantityAdd, value, where);
       return;
     }
     case 'coupons': {
@@ -145,7 +119,7 @@ function checkValue(
     }
     case 'attrs': {
       if (!ATTRIBUTE_KEY_PATTERN.test(key)) reject('E_UPDATE_INVALID_VALUE', `${where}: invalid attribute name`);
-      if (typeof value !== 'string' || value.length > limits.maxAttributeLength) reject('E_UPDATE_INVALID_VALUE', `${where}: attribute value too long or not a string`);
+      checkShape(schemas.attributeValue, value, where);
       return;
     }
   }

@@ -26,12 +26,14 @@ import { publishCartChanged, subscribeCartChanged } from '../core/revalidation/n
 import { RevalidationRequester } from './revalidation/requester.ts';
 import { Keys } from '../core/keys.ts';
 import { CartStore } from '../core/redis/cart-store.ts';
-import { adminRoutes } from './rest/admin.ts';
+import { adminGuard, adminRoutes } from './rest/admin.ts';
 import { adminCatalogRoutes } from './rest/admin-catalog.ts';
+import { ROUTES, allRoutes } from './rest/api.ts';
 import { cartRoutes } from './rest/carts.ts';
 import { catalogRoutes } from './rest/catalog.ts';
 import { errorHandler, notFound, sendError } from './rest/http-errors.ts';
 import { Idempotency } from './rest/idempotency.ts';
+import { openApiDocument } from './rest/openapi.ts';
 import { type CartServer, attachSocketTransport, roomOf } from './transport/socketio.ts';
 import { createYwsEndpoint } from './transport/yws.ts';
 
@@ -107,11 +109,17 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Bulk routes carry up to 1000 products: their own limit, parsed before the general one.
+  for (const route of allRoutes().filter((r) => r.bulk === true)) app.use(route.path, express.json({ limit: config.maxBulkJsonBytes }));
   app.use(express.json({ limit: config.maxJsonBytes }));
-  app.get('/healthz', (_req, res) => {
+  const openapi = JSON.stringify(openApiDocument(config.limits));
+  app.get(ROUTES.openapi.path, (_req, res) => {
+    res.type('application/json').send(openapi);
+  });
+  app.get(ROUTES.health.path, (_req, res) => {
     res.json({ ok: true });
   });
-  app.get('/readyz', async (_req, res) => {
+  app.get(ROUTES.ready.path, async (_req, res) => {
     if (draining) {
       res.status(503).json({ ready: false, redis: 'unknown', draining: true });
       return;
@@ -125,7 +133,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     ]);
     res.status(ready ? 200 : 503).json({ ready, redis: ready ? 'ok' : 'unavailable' });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get(ROUTES.metrics.path, async (_req, res) => {
     res.type('text/plain; version=0.0.4').send(await metrics.render());
   });
   app.use((req, res, next) => {
@@ -146,8 +154,9 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   });
   app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
   app.use(catalogRoutes(catalog));
-  app.use(adminRoutes(auth, config.adminToken));
-  app.use(adminCatalogRoutes({ catalog, rules, sink: opts.catalogSink ?? fanoutSink(queues, log), adminToken: config.adminToken, log }));
+  const requireAdmin = adminGuard(auth, config.adminToken);
+  app.use(adminRoutes(auth, requireAdmin));
+  app.use(adminCatalogRoutes({ catalog, rules, sink: opts.catalogSink ?? fanoutSink(queues, log), requireAdmin, log }));
   app.use(notFound);
   app.use(errorHandler(log, serverMetrics));
 

@@ -200,12 +200,13 @@ describe('Authorization header and admin API', () => {
 
   const mint = { subject: 'ana', role: 'customer', carts: [] as string[] };
 
-  it('POST /v1/auth/tokens: no token E_AUTH_MISSING, wrong or malformed token E_AUTH_INVALID, admin token mints', async () => {
+  it('POST /v1/auth/tokens: no token E_AUTH_MISSING, wrong or malformed token E_AUTH_INVALID, a cart token E_AUTH_FORBIDDEN, admin token mints', async () => {
     const post = (headers: Record<string, string>, body: unknown = { ...mint, carts: [cartId] }) => node.request('POST', '/v1/auth/tokens', { headers, body });
     expect(await post({})).toMatchObject({ status: 401, body: { error: { code: 'E_AUTH_MISSING' } } });
     expect(await post({ authorization: 'Bearer wrong-admin-token-0123456789' })).toMatchObject({ status: 401, body: { error: { code: 'E_AUTH_INVALID' } } });
     expect(await post({ authorization: `Bearer ${TEST_ADMIN_TOKEN}x` })).toMatchObject({ status: 401, body: { error: { code: 'E_AUTH_INVALID' } } });
-    expect(await post({ authorization: `Bearer ${await node.token(['*'], { role: 'service' })}` })).toMatchObject({ status: 401, body: { error: { code: 'E_AUTH_INVALID' } } });
+    // A valid livecart token that is not the admin token is authenticated but not allowed (hole 7).
+    expect(await post({ authorization: `Bearer ${await node.token(['*'], { role: 'service' })}` })).toMatchObject({ status: 403, body: { error: { code: 'E_AUTH_FORBIDDEN' } } });
     expect(await post({ authorization: `Basic ${TEST_ADMIN_TOKEN}` })).toMatchObject({ status: 401, body: { error: { code: 'E_AUTH_INVALID' } } });
     expect(await post({ authorization: 'Bearer' })).toMatchObject({ status: 401, body: { error: { code: 'E_AUTH_INVALID' } } });
     const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };

@@ -5,7 +5,9 @@
  * the fallback provider (the built-in catalog) then still supplies names and categories. A service
  * without a URL is not asked: the fallback is the source of that part.
  */
+import type { z } from 'zod';
 import type { ProductFacts } from '../../protocol/index.ts';
+import { InventoryAnswer, PricingAnswer, describeIssue } from '../../protocol/schemas/index.ts';
 import type { Logger } from '../log.ts';
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.ts';
 import type { CatalogProvider, LookupOptions } from './types.ts';
@@ -52,35 +54,25 @@ function invalid(what: string): never {
   throw new InvalidResponse(what);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The answer by its schema (protocol/schemas/catalog.ts); a wrong shape is InvalidResponse. */
+function parseAnswer<S extends z.ZodType>(schema: S, json: unknown): z.output<S> {
+  const result = schema.safeParse(json);
+  if (!result.success) invalid(describeIssue(result.error.issues[0]!, 'answer'));
+  return result.data;
 }
 
 function parsePricing(json: unknown, asked: ReadonlySet<string>): Map<string, PricedProduct> {
-  if (!isRecord(json) || !Array.isArray(json.products)) invalid('products must be an array');
   const out = new Map<string, PricedProduct>();
-  for (const p of json.products as unknown[]) {
-    if (!isRecord(p) || typeof p.sku !== 'string' || typeof p.name !== 'string' || typeof p.category !== 'string' || !isRecord(p.prices)) {
-      invalid('each product needs sku, name, category and prices');
-    }
-    const prices: Record<string, number> = {};
-    for (const [currency, amount] of Object.entries(p.prices)) {
-      if (!/^[A-Z]{3}$/.test(currency) || typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 0) invalid(`bad price ${currency} of ${p.sku}`);
-      prices[currency] = amount;
-    }
-    if (asked.has(p.sku)) out.set(p.sku, { name: p.name, category: p.category, prices });
+  for (const p of parseAnswer(PricingAnswer, json).products) {
+    if (asked.has(p.sku)) out.set(p.sku, { name: p.name, category: p.category, prices: p.prices });
   }
   return out;
 }
 
 function parseInventory(json: unknown): Map<string, number> {
-  if (!isRecord(json) || !isRecord(json.stock)) invalid('stock must be an object');
   const out = new Map<string, number>();
-  for (const [sku, units] of Object.entries(json.stock)) {
-    if (typeof units !== 'number' || !Number.isSafeInteger(units)) invalid(`bad stock of ${sku}`);
-    // Oversold inventories report negative stock; for a cart that is simply none left.
-    out.set(sku, Math.max(0, units));
-  }
+  // Oversold inventories report negative stock; for a cart that is simply none left.
+  for (const [sku, units] of Object.entries(parseAnswer(InventoryAnswer, json).stock)) out.set(sku, Math.max(0, units));
   return out;
 }
 

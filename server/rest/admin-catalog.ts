@@ -4,28 +4,30 @@
  * revalidation side re-prices the open carts that hold the affected SKUs.
  */
 import { Router } from 'express';
-import { CartError, SKU_PATTERN } from '../../protocol/index.ts';
+import { CartError } from '../../protocol/index.ts';
+import { Sku } from '../../protocol/schemas/index.ts';
 import type { CatalogStore } from '../../core/catalog/catalog-store.ts';
 import type { CatalogChangeSink } from '../../core/catalog/change-sink.ts';
 import type { RulesStore } from '../../core/catalog/rules-store.ts';
 import type { Logger } from '../../core/log.ts';
-import { requireAdmin } from './admin.ts';
+import type { AdminGuard } from './admin.ts';
+import { ROUTES } from './api.ts';
 import { adminRulesRoutes } from './admin-rules.ts';
 import { bulkProducts, productPatch, productPut } from './catalog-body.ts';
-import { param } from './fields.ts';
+import { parseParam } from './body.ts';
 
 export interface AdminCatalogDeps {
   catalog: CatalogStore;
   rules: RulesStore;
   sink: CatalogChangeSink;
-  adminToken: string | null;
+  requireAdmin: AdminGuard;
   log: Logger;
 }
 
-const skuParam = (v: string | undefined): string => param(v, 'sku', SKU_PATTERN, '1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit');
+const skuParam = (v: unknown): string => parseParam(Sku, v, 'sku');
 
 export function adminCatalogRoutes(deps: AdminCatalogDeps): Router {
-  const { catalog, sink, adminToken, log } = deps;
+  const { catalog, sink, requireAdmin, log } = deps;
   const notify = (call: () => void): void => {
     try {
       call();
@@ -35,8 +37,8 @@ export function adminCatalogRoutes(deps: AdminCatalogDeps): Router {
   };
   const router = Router();
 
-  router.post('/v1/catalog/products/bulk', async (req, res) => {
-    requireAdmin(req, adminToken);
+  router.post(ROUTES.bulkProducts.path, async (req, res) => {
+    await requireAdmin(req);
     const changes = bulkProducts(req.body);
     const writes = (await catalog.merge('put', changes)) ?? [];
     const skus = writes.map((w) => w.after.sku);
@@ -44,8 +46,8 @@ export function adminCatalogRoutes(deps: AdminCatalogDeps): Router {
     res.json({ upserted: writes.length, created: writes.filter((w) => w.before === null).length });
   });
 
-  router.put('/v1/catalog/products/:sku', async (req, res) => {
-    requireAdmin(req, adminToken);
+  router.put(ROUTES.putProduct.path, async (req, res) => {
+    await requireAdmin(req);
     const sku = skuParam(req.params.sku);
     const [write] = (await catalog.merge('put', [productPut(req.body, sku)])) ?? [];
     if (write === undefined) throw new CartError('E_INTERNAL', 'product merge returned nothing');
@@ -53,8 +55,8 @@ export function adminCatalogRoutes(deps: AdminCatalogDeps): Router {
     res.status(write.before === null ? 201 : 200).json(write.after);
   });
 
-  router.patch('/v1/catalog/products/:sku', async (req, res) => {
-    requireAdmin(req, adminToken);
+  router.patch(ROUTES.patchProduct.path, async (req, res) => {
+    await requireAdmin(req);
     const sku = skuParam(req.params.sku);
     const writes = await catalog.merge('patch', [productPatch(req.body, sku)]);
     const write = writes?.[0];
@@ -63,8 +65,8 @@ export function adminCatalogRoutes(deps: AdminCatalogDeps): Router {
     res.json(write.after);
   });
 
-  router.delete('/v1/catalog/products/:sku', async (req, res) => {
-    requireAdmin(req, adminToken);
+  router.delete(ROUTES.deleteProduct.path, async (req, res) => {
+    await requireAdmin(req);
     const sku = skuParam(req.params.sku);
     const removed = await catalog.remove(sku);
     if (removed === null) throw new CartError('E_PRODUCT_NOT_FOUND', sku);
@@ -72,6 +74,6 @@ export function adminCatalogRoutes(deps: AdminCatalogDeps): Router {
     res.status(204).end();
   });
 
-  router.use(adminRulesRoutes({ rules: deps.rules, sink, adminToken, notify }));
+  router.use(adminRulesRoutes({ rules: deps.rules, sink, requireAdmin, notify }));
   return router;
 }

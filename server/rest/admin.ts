@@ -4,35 +4,42 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request } from 'express';
-import { CartError, ROLES, type Role } from '../../protocol/index.ts';
+import { CartError } from '../../protocol/index.ts';
 import type { Auth } from '../auth.ts';
-import { asObject, intField, onlyKeys } from './body.ts';
+import { ROUTES } from './api.ts';
+import { parseBody } from './body.ts';
 import { bearer } from './carts.ts';
 
-export function requireAdmin(req: Request, adminToken: string | null): void {
-  const token = bearer(req);
-  if (token === undefined) throw new CartError('E_AUTH_MISSING');
-  if (adminToken === null) throw new CartError('E_AUTH_FORBIDDEN', 'the admin API is disabled (set LIVECART_ADMIN_TOKEN)');
-  const a = Buffer.from(token);
-  const b = Buffer.from(adminToken);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new CartError('E_AUTH_INVALID', 'not the admin token');
+/** Checks a request carries the admin token; see adminGuard. */
+export type AdminGuard = (req: Request) => Promise<void>;
+
+/**
+ * The admin check. A valid livecart token that is not the admin token (a customer's cart token)
+ * is authenticated but not allowed: 403 E_AUTH_FORBIDDEN, not "signature is wrong".
+ */
+export function adminGuard(auth: Auth, adminToken: string | null): AdminGuard {
+  return async (req) => {
+    const token = bearer(req);
+    if (token === undefined) throw new CartError('E_AUTH_MISSING');
+    if (adminToken === null) throw new CartError('E_AUTH_FORBIDDEN', 'the admin API is disabled (set LIVECART_ADMIN_TOKEN)');
+    const a = Buffer.from(token);
+    const b = Buffer.from(adminToken);
+    if (a.length === b.length && timingSafeEqual(a, b)) return;
+    const isCartToken = await auth.verify(token).then(
+      () => true,
+      () => false,
+    );
+    if (isCartToken) throw new CartError('E_AUTH_FORBIDDEN', 'the admin API needs the admin token, not a cart token');
+    throw new CartError('E_AUTH_INVALID', 'not the admin token');
+  };
 }
 
-export function adminRoutes(auth: Auth, adminToken: string | null): Router {
+export function adminRoutes(auth: Auth, requireAdmin: AdminGuard): Router {
   const router = Router();
-  router.post('/v1/auth/tokens', async (req, res) => {
-    requireAdmin(req, adminToken);
-    const body = asObject(req.body);
-    onlyKeys(body, ['subject', 'role', 'carts', 'ttlSeconds', 'segment', 'region']);
-    const { subject, role, carts } = body;
-    if (typeof subject !== 'string' || subject.length === 0 || subject.length > 256) throw new CartError('E_VALIDATION', 'subject must be a string of 1-256 characters');
-    if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new CartError('E_VALIDATION', `role must be one of ${ROLES.join(', ')}`);
-    if (!Array.isArray(carts) || carts.length > 1000 || !carts.every((c) => typeof c === 'string')) throw new CartError('E_VALIDATION', 'carts must be an array of cart ids');
-    const ttlSeconds = body.ttlSeconds === undefined ? 3600 : intField(body, 'ttlSeconds', 60, 366 * 24 * 3600);
-    for (const claim of ['segment', 'region'] as const) {
-      if (body[claim] !== undefined && typeof body[claim] !== 'string') throw new CartError('E_VALIDATION', `${claim} must be a string`);
-    }
-    const minted = await auth.mint({ subject, role: role as Role, carts: carts as string[], ttlSeconds, segment: (body.segment as string | undefined) ?? null, region: (body.region as string | undefined) ?? null });
+  router.post(ROUTES.mintToken.path, async (req, res) => {
+    await requireAdmin(req);
+    const body = parseBody(ROUTES.mintToken.body, req.body);
+    const minted = await auth.mint({ ...body, ttlSeconds: body.ttlSeconds ?? 3600, segment: body.segment ?? null, region: body.region ?? null });
     res.status(201).json({ token: minted.token, expiresAt: new Date(minted.expiresAt).toISOString() });
   });
   return router;

@@ -21,12 +21,14 @@ import {
   writeCartFacts,
   SCHEMA_VERSION,
 } from '../../protocol/index.ts';
+import { cartSchemas } from '../../protocol/schemas/index.ts';
 import type { Auth, Principal } from '../auth.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
 import type { CartRegistry } from '../cart/registry.ts';
 import type { Config } from '../../core/config.ts';
 import type { ServerMetrics } from '../../core/metrics.ts';
-import { asObject, couponCodesField, intField, noteField, onlyKeys, optionsField, skuField } from './body.ts';
+import { ROUTES } from './api.ts';
+import { parseBody } from './body.ts';
 import type { Idempotency, Outcome } from './idempotency.ts';
 
 export interface CartRoutesDeps {
@@ -109,11 +111,10 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     return line;
   };
 
-  router.post('/v1/carts', async (req, res) => {
+  router.post(ROUTES.createCart.path, async (req, res) => {
     const token = bearer(req);
     const principal = token === undefined ? null : await auth.verify(token);
-    const body = req.body === undefined ? {} : asObject(req.body);
-    onlyKeys(body, []);
+    parseBody(ROUTES.createCart.body, req.body ?? {});
     const outcome = await idempotency.run(idempotencyKey(req), { cartId: 'new', subject: principal?.subject ?? 'anonymous' }, { route: 'create' }, async () => {
       const cartId = randomBytes(16).toString('base64url');
       const cart = await holdCart(cartId, res);
@@ -129,17 +130,17 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     send(res, outcome);
   });
 
-  router.get('/v1/carts/:cartId', async (req, res) => {
+  router.get(ROUTES.getCart.path, async (req, res) => {
     const { cartId, cart } = await openCart(req, res);
     res.setHeader('Cache-Control', 'no-store');
     res.json(cartJson(cartId, cart.version, readCart(cart.doc, config.limits)));
   });
 
-  router.post('/v1/carts/:cartId/lines', async (req, res) => {
+  router.post(ROUTES.addLine.path, async (req, res) => {
     const { cartId, principal, cart } = await openCart(req, res);
-    const body = asObject(req.body);
-    onlyKeys(body, ['sku', 'quantity', 'options', 'note']);
-    const input = { sku: skuField(body), quantity: intField(body, 'quantity', 1, config.limits.maxQuantity), options: optionsField(body, config.limits), note: noteField(body, config.limits) };
+    const body: unknown = req.body;
+    const parsed = parseBody(cartSchemas(config.limits).addLine, body);
+    const input = { ...parsed, options: parsed.options ?? {} };
     const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'add', body }, async () => {
       const { result: lineId, version, view } = await mutate(cart, principal, (doc) => {
         const lines = readCart(doc, config.limits).lines;
@@ -152,14 +153,11 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     send(res, outcome);
   });
 
-  router.patch('/v1/carts/:cartId/lines/:lineId', async (req, res) => {
+  router.patch(ROUTES.patchLine.path, async (req, res) => {
     const { cartId, principal, cart } = await openCart(req, res);
     const lineId = String(req.params.lineId);
-    const body = asObject(req.body);
-    onlyKeys(body, ['quantity', 'note']);
-    if (body.quantity === undefined && body.note === undefined) throw new CartError('E_VALIDATION', 'give quantity or note');
-    const quantity = body.quantity === undefined ? undefined : intField(body, 'quantity', 0, config.limits.maxQuantity);
-    const note = noteField(body, config.limits);
+    const body: unknown = req.body;
+    const { quantity, note } = parseBody(cartSchemas(config.limits).patchLine, body);
     const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'patch', lineId, body }, async () => {
       findLine(readCart(cart.doc, config.limits), lineId);
       const { version, view } = await mutate(cart, principal, (doc) => {
@@ -172,7 +170,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     send(res, outcome);
   });
 
-  router.delete('/v1/carts/:cartId/lines/:lineId', async (req, res) => {
+  router.delete(ROUTES.deleteLine.path, async (req, res) => {
     const { cartId, principal, cart } = await openCart(req, res);
     const lineId = String(req.params.lineId);
     const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'delete', lineId }, async () => {
@@ -183,11 +181,10 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     send(res, outcome);
   });
 
-  router.put('/v1/carts/:cartId/coupons', async (req, res) => {
+  router.put(ROUTES.setCoupons.path, async (req, res) => {
     const { cartId, principal, cart } = await openCart(req, res);
-    const body = asObject(req.body);
-    onlyKeys(body, ['codes']);
-    const codes = couponCodesField(body, config.limits);
+    const body: unknown = req.body;
+    const codes = [...new Set(parseBody(cartSchemas(config.limits).coupons, body).codes.map((c) => c.toUpperCase()))];
     const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'coupons', body }, async () => {
       const { version, view } = await mutate(cart, principal, (doc) => setCoupons(doc, codes));
       return { status: 200, body: { coupons: view.coupons, version } };

@@ -5,7 +5,9 @@
 import { Router, type Request } from 'express';
 import { CartError, type CatalogProduct, type Money } from '../../protocol/index.ts';
 import type { CatalogStore } from '../../core/catalog/catalog-store.ts';
-import { CURRENCY_PATTERN } from './fields.ts';
+import { Currency } from '../../protocol/schemas/index.ts';
+import { ROUTES } from './api.ts';
+import { parseQuery } from './body.ts';
 
 export const DEFAULT_CATALOG_CURRENCY = 'USD';
 
@@ -22,20 +24,20 @@ export function productJson(p: CatalogProduct, currency: string): ProductJson {
 function requestedCurrency(req: Request): string {
   const v = req.query.currency;
   if (v === undefined) return DEFAULT_CATALOG_CURRENCY;
-  if (typeof v !== 'string' || !CURRENCY_PATTERN.test(v)) throw new CartError('E_VALIDATION', 'currency (query) must be an ISO 4217 code (3 capital letters)');
-  return v;
+  return parseQuery(Currency, v, 'currency');
 }
 
 export function catalogRoutes(catalog: CatalogStore): Router {
   const router = Router();
-  router.get('/v1/catalog/products', async (req, res) => {
+  router.get(ROUTES.listProducts.path, async (req, res) => {
     const currency = requestedCurrency(req);
     res.json({ products: (await catalog.list()).map((p) => productJson(p, currency)) });
   });
-  router.get('/v1/catalog/products/:sku', async (req, res) => {
+  router.get(ROUTES.getProduct.path, async (req, res) => {
     const currency = requestedCurrency(req);
-    const product = await catalog.get(req.params.sku);
-    if (product === null) throw new CartError('E_PRODUCT_NOT_FOUND', req.params.sku.slice(0, 64));
+    const sku = String(req.params.sku);
+    const product = await catalog.get(sku);
+    if (product === null) throw new CartError('E_PRODUCT_NOT_FOUND', sku.slice(0, 64));
     res.json(productJson(product, currency));
   });
   return router;
