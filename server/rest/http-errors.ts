@@ -10,6 +10,14 @@ export function sendError(res: Parameters<RequestHandler>[1], err: CartError): v
 
 export const notFound: RequestHandler = (_req, res) => sendError(res, new CartError('E_NOT_FOUND'));
 
+const isZlibError = (err: unknown): boolean => typeof (err as { code?: unknown } | null)?.code === 'string' && (err as { code: string }).code.startsWith('Z_');
+
+/** body-parser marks what the client got wrong as a 4xx with `expose`. */
+function isClientBodyError(err: unknown): boolean {
+  const e = err as { status?: unknown; expose?: unknown } | null;
+  return isZlibError(err) || (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true);
+}
+
 /** Maps thrown errors (CartError, body-parser failures, anything else) to the typed JSON form. */
 export function errorHandler(log: Logger, metrics: ServerMetrics): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
@@ -19,6 +27,9 @@ export function errorHandler(log: Logger, metrics: ServerMetrics): ErrorRequestH
     else if (type === 'entity.parse.failed') cartError = new CartError('E_BODY_MALFORMED');
     else if (type === 'entity.too.large') cartError = new CartError('E_BODY_TOO_LARGE');
     else if (type === 'encoding.unsupported' || type === 'charset.unsupported') cartError = new CartError('E_BODY_MALFORMED', 'unsupported encoding');
+    // The body could not be read as declared (a gzip Content-Encoding on a plain body, a client
+    // that stopped sending): the request is bad, nothing failed here, nothing worth logging.
+    else if (isClientBodyError(err)) cartError = new CartError('E_BODY_MALFORMED', isZlibError(err) ? 'the body does not match its Content-Encoding' : 'the body could not be read');
     // The router could not percent-decode a path parameter: the client's URL is bad, not the server.
     else if (err instanceof URIError) cartError = new CartError('E_MESSAGE_MALFORMED', 'malformed percent-encoding in the URL path');
     else {
