@@ -54,6 +54,8 @@ export interface CartServerNode {
   /** Identifies this node to the others (presence relayed from here, its liveness key). */
   nodeId: string;
   http: HttpServer;
+  /** The express app behind `http` (REST); its routes are the OpenAPI document's (test/openapi.test.ts). */
+  app: express.Express;
   io: CartServer;
   auth: Auth;
   registry: CartRegistry;
@@ -236,6 +238,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   return {
     nodeId,
     http,
+    app,
     io,
     auth,
     registry,

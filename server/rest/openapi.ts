@@ -40,7 +40,7 @@ function operation(route: ApiRoute, limits: CartLimits): ZodOpenApiOperationObje
   const op: ZodOpenApiOperationObject = { summary: route.summary, tags: [route.tag], operationId: `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`, responses };
   if (route.params !== undefined || route.query !== undefined) op.requestParams = { ...(route.params && { path: route.params }), ...(route.query && { query: route.query }) };
   if (route.idempotent === true) {
-    op.parameters = [{ in: 'header', name: 'Idempotency-Key', required: false, description: 'Retries with the same key answer the first outcome (kept 24 h).', schema: { type: 'string', maxLength: 200 } }];
+    op.parameters = [{ in: 'header', name: 'Idempotency-Key', required: false, description: 'Retries with the same key answer the first outcome (kept 24 h).', schema: { type: 'string', minLength: 1, maxLength: 255 } }];
   }
   if (route.body !== undefined) op.requestBody = { required: route.bodyOptional !== true, content: { 'application/json': { schema: bodyOf(route, limits) } } };
   if (route.access === 'cart' || route.access === 'admin') op.security = [{ bearer: [] }];
