@@ -2,7 +2,9 @@
  * Server configuration: declared once, read from environment variables, validated at start-up.
  * Unknown LIVECART_* variables and bad values are rejected loudly; nothing falls back silently.
  */
+import { z } from 'zod';
 import { DEFAULT_LIMITS, type CartLimits } from '../protocol/index.ts';
+import { HttpUrl } from '../protocol/schemas/index.ts';
 
 export interface Config {
   /** HTTP port for REST, Socket.IO and /yjs. 0 picks a free port (tests). */
@@ -171,12 +173,26 @@ const STRING_VARS = new Set([
 /** Every environment variable the server reads (README "Configuration" documents each). */
 export const CONFIG_VARIABLES: readonly string[] = [...STRING_VARS, ...Object.keys(INT_VARS), ...Object.keys(LIMIT_VARS)];
 
-function parseInteger(name: string, raw: string, min: number, max: number): number {
-  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
-  return value;
+/** `raw` by `schema`, or a ConfigError naming the variable. */
+function envValue<S extends z.ZodType>(name: string, schema: S, raw: string): z.output<S> {
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`${name} ${result.error.issues[0]?.message ?? 'is invalid'}`);
+  return result.data;
 }
+
+function parseInteger(name: string, raw: string, min: number, max: number): number {
+  const integer = z
+    .string()
+    .regex(/^\s*-?\d+\s*$/, { error: `must be an integer, got ${JSON.stringify(raw)}` })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: `must be between ${min} and ${max}, got ${Number(raw)}` }).max(max, { error: `must be between ${min} and ${max}, got ${Number(raw)}` }));
+  return envValue(name, integer, raw);
+}
+
+const choice = <T extends string>(values: readonly [T, ...T[]], what: string) => z.enum(values, { error: `must be ${what}` });
+const LOG_LEVEL = choice(['debug', 'info', 'warn', 'error', 'silent'], 'debug, info, warn, error or silent');
+const SOCKET_ADAPTER = choice(['redis', 'sharded', 'local'], 'redis, sharded or local');
+const BOOLEAN = choice(['true', 'false'], 'true or false');
 
 /** Build the configuration from `env` on top of `base`. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = DEFAULT_CONFIG): Config {
@@ -208,23 +224,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = 
   config.pricingUrl = str('LIVECART_PRICING_URL') ?? config.pricingUrl;
   config.inventoryUrl = str('LIVECART_INVENTORY_URL') ?? config.inventoryUrl;
   for (const [name, url] of [['LIVECART_PRICING_URL', config.pricingUrl], ['LIVECART_INVENTORY_URL', config.inventoryUrl]] as const) {
-    if (url !== null && !/^https?:\/\/\S+$/.test(url)) throw new ConfigError(`${name} must be an http(s) URL`);
+    if (url !== null) envValue(name, HttpUrl, url);
   }
   const adapter = str('LIVECART_SOCKET_ADAPTER');
-  if (adapter !== null) {
-    if (adapter !== 'redis' && adapter !== 'sharded' && adapter !== 'local') throw new ConfigError('LIVECART_SOCKET_ADAPTER must be redis, sharded or local');
-    config.socketAdapter = adapter;
-  }
+  if (adapter !== null) config.socketAdapter = envValue('LIVECART_SOCKET_ADAPTER', SOCKET_ADAPTER, adapter);
   const seed = str('LIVECART_SEED_CATALOG');
-  if (seed !== null) {
-    if (seed !== 'true' && seed !== 'false') throw new ConfigError('LIVECART_SEED_CATALOG must be true or false');
-    config.seedCatalog = seed === 'true';
-  }
+  if (seed !== null) config.seedCatalog = envValue('LIVECART_SEED_CATALOG', BOOLEAN, seed) === 'true';
   const level = str('LIVECART_LOG_LEVEL');
-  if (level !== null) {
-    if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new ConfigError('LIVECART_LOG_LEVEL must be debug, info, warn, error or silent');
-    config.logLevel = level as Config['logLevel'];
-  }
+  if (level !== null) config.logLevel = envValue('LIVECART_LOG_LEVEL', LOG_LEVEL, level);
   validateConfig(config);
   return config;
 }

@@ -7,7 +7,7 @@
  */
 import type { z } from 'zod';
 import type { ProductFacts } from '../../protocol/index.ts';
-import { InventoryAnswer, PricingAnswer, describeIssue } from '../../protocol/schemas/index.ts';
+import { HttpUrl, InventoryAnswer, PricingAnswer, describeIssue } from '../../protocol/schemas/index.ts';
 import type { Logger } from '../log.ts';
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.ts';
 import type { CatalogProvider, LookupOptions } from './types.ts';
@@ -78,7 +78,7 @@ function parseInventory(json: unknown): Map<string, number> {
 
 function checkUrl(url: string | null, name: string): string | null {
   if (url === null) return null;
-  if (!/^https?:\/\//.test(url) || !URL.canParse(url)) throw new Error(`${name} must be an http(s) URL, got ${JSON.stringify(url)}`);
+  if (!HttpUrl.safeParse(url).success) throw new Error(`${name} must be an http(s) URL, got ${JSON.stringify(url)}`);
   return url;
 }
 

@@ -3,7 +3,7 @@
  * pricing service's answer (core/providers/http.ts) — the same fields with the same rules.
  */
 import { z } from 'zod';
-import { Amount, Category, Currency, MAX_STOCK, Sku, intIn } from './identifiers.ts';
+import { Amount, Category, Currency, HttpUrl, MAX_STOCK, Sku, intIn } from './identifiers.ts';
 import { plainText } from './text.ts';
 
 export const MAX_BULK_PRODUCTS = 1000;
@@ -19,11 +19,8 @@ export const PriceMap = z.record(Currency, Amount).refine((m) => Object.keys(m).
 /** A PATCH's prices: merged per currency, null removes that currency. */
 export const PricePatch = z.record(Currency, Amount.nullable()).refine((m) => Object.keys(m).length <= MAX_CURRENCIES, tooMany);
 
-export const ImageUrl = z
-  .string({ error: 'must be null or an http(s) URL of at most 2048 characters' })
-  .max(2048, { error: 'must be null or an http(s) URL of at most 2048 characters' })
-  .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), { error: 'must be null or an http(s) URL of at most 2048 characters' })
-  .nullable();
+const IMAGE_URL = { error: 'must be null or an http(s) URL of at most 2048 characters' };
+export const ImageUrl = z.string(IMAGE_URL).max(2048, IMAGE_URL).pipe(HttpUrl).nullable();
 
 const notBoth = (o: { price?: unknown; prices?: unknown }): boolean => o.price === undefined || o.prices === undefined;
 const NOT_BOTH = { error: 'must give price or prices, not both' };

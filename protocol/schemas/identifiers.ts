@@ -34,3 +34,6 @@ export function intIn(min: number, max: number): z.ZodInt {
 export const MAX_AMOUNT = 1_000_000_000_000;
 export const MAX_STOCK = 1_000_000_000;
 export const Amount = intIn(0, MAX_AMOUNT).meta({ description: 'Integer minor units (cents for USD).' });
+
+/** An absolute http(s) URL (image URLs, a shop's pricing and inventory services). */
+export const HttpUrl = z.string({ error: 'must be an http(s) URL' }).refine((v) => /^https?:\/\/\S+$/.test(v) && URL.canParse(v), { error: 'must be an http(s) URL' });
