@@ -1,7 +1,8 @@
 /**
  * Property: the REST edge and the document validation are one schema. Bodies are generated at the
  * edges of the shared schemas (options at their limits, multi-byte text, multi-line notes, coupon
- * codes); whatever REST accepts, a real device then edits without ever being rejected.
+ * codes, attribute values); whatever REST accepts, a real device then edits without ever being
+ * rejected.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +34,8 @@ const optionKey = fc.tuple(pick(alnum.slice(0, 52)), fc.array(pick(`${alnum}_-`)
 const options = fc.dictionary(optionKey, fc.oneof(text(L.maxOptionLength), fc.constant('é'.repeat(L.maxOptionLength)), fc.constant('x'.repeat(L.maxOptionLength))), { maxKeys: L.maxOptions });
 const note = fc.oneof(text(L.maxNoteLength), fc.constant('line one\nline two <script>x</script>'), fc.constant('n'.repeat(L.maxNoteLength)));
 const addBody = fc.record({ sku, quantity: fc.integer({ min: 1, max: L.maxQuantity }), options, note }, { requiredKeys: ['sku', 'quantity'] });
+const attributeKey = fc.tuple(pick(alnum.slice(0, 52)), fc.array(pick(`${alnum}_.-`), { maxLength: 39 })).map(([a, rest]) => a + rest.join(''));
+const attributes = fc.dictionary(attributeKey, fc.oneof(text(L.maxAttributeLength), fc.constant('é'.repeat(L.maxAttributeLength))), { maxKeys: 3 });
 const coupon = fc.array(pick(`${alnum}_-`), { minLength: 1, maxLength: 32 }).map((cs) => cs.join(''));
 
 async function device(token: string, cartId: string): Promise<CartHandle> {
@@ -46,7 +49,7 @@ describe('one schema: every line REST accepts, a device can edit', () => {
     const schema = cartSchemas(node.config.limits).addLine;
     let accepted = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(addBody, { minLength: 1, maxLength: 3 }), fc.array(coupon, { maxLength: L.maxCoupons }), fc.integer({ min: 0, max: L.maxQuantity }), note, async (bodies, codes, quantity, newNote) => {
+      fc.asyncProperty(fc.array(addBody, { minLength: 1, maxLength: 3 }), fc.array(coupon, { maxLength: L.maxCoupons }), fc.integer({ min: 0, max: L.maxQuantity }), note, attributes, async (bodies, codes, quantity, newNote, attrs) => {
         const { cartId, token } = await node.createCart();
         const made: string[] = [];
         for (const body of bodies) {
@@ -66,9 +69,12 @@ describe('one schema: every line REST accepts, a device can edit', () => {
           h.setNote(lineId, newNote);
           h.setQuantity(lineId, quantity);
         }
-        if (made.length > 0) await h.whenSaved();
+        // Attributes have no REST route: a device writes them, from the same generated edge values.
+        for (const [key, value] of Object.entries(attrs)) h.setAttribute(key, value);
+        if (made.length > 0 || Object.keys(attrs).length > 0) await h.whenSaved();
         expect(rejected).toEqual([]);
         const after = await node.request('GET', `/v1/carts/${cartId}`, { token });
+        expect(after.body.attributes).toEqual(attrs);
         if (quantity > 0) {
           for (const line of after.body.lines as Array<{ quantity: number; note: string }>) expect(line).toMatchObject({ quantity, note: newNote });
         } else expect(after.body.lines).toEqual([]);

@@ -38,10 +38,11 @@ function build(limits: CartLimits) {
   const note = multilineText(limits.maxNoteLength).meta({ description: 'Plain text; displays must escape it.' });
   const addedBy = z.strictObject({ id: z.string(), role: z.string() });
 
-  /** `lines[lineId]` as stored in the document. */
-  const lineIntent = z
-    .strictObject({ sku: Sku, options, note, addedBy, addedAt: intIn(0, Number.MAX_SAFE_INTEGER) })
-    .refine(fitsLineId, LINE_ID_TOO_LONG);
+  /**
+   * `lines[lineId]` as stored in the document. The line id bound is checked on the key (isLineId)
+   * and validate.ts requires `lineIdOf(sku, options) === key`, so no refinement is needed here.
+   */
+  const lineIntent = z.strictObject({ sku: Sku, options, note, addedBy, addedAt: intIn(0, Number.MAX_SAFE_INTEGER) });
   const quantitySet = z.strictObject({ q: intIn(0, limits.maxQuantity), id: z.string().min(1).max(MAX_SET_ID_LENGTH) });
   const quantityAdd = z.strictObject({ n: intIn(1, limits.maxQuantity), base: z.string().max(MAX_SET_ID_LENGTH).nullable() });
   const attributeValue = plainText(limits.maxAttributeLength);
