@@ -20,6 +20,9 @@ export function pathOf(path: readonly PropertyKey[], root: string): string {
 
 const quoted = (key: unknown): string => JSON.stringify(String(key).slice(0, 40));
 
+const TYPE_NAMES: Record<string, string> = { array: 'an array', object: 'an object', record: 'an object', int: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false' };
+const article = (type: string): string => TYPE_NAMES[type] ?? `a ${type}`;
+
 /** One issue as `path what`; `root` names the value itself (`body`, `sku (in the path)`). */
 export function describeIssue(issue: Issue, root: string): string {
   switch (issue.code) {
@@ -29,6 +32,9 @@ export function describeIssue(issue: Issue, root: string): string {
       const key = issue.path[issue.path.length - 1];
       return `${pathOf(issue.path.slice(0, -1), root)} key ${quoted(key)} ${issue.issues[0]?.message ?? 'is invalid'}`;
     }
+    case 'invalid_type':
+      // zod's own wording ("Invalid input: expected object, received array") unless a schema gave one.
+      return `${pathOf(issue.path, root)} ${issue.message.startsWith('Invalid input') ? `must be ${article(issue.expected)}` : issue.message}`;
     default:
       return `${pathOf(issue.path, root)} ${issue.message}`;
   }
