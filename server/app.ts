@@ -114,8 +114,10 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   // Bulk routes carry up to 1000 products: their own limit, parsed before the general one.
   for (const route of allRoutes().filter((r) => r.bulk === true)) app.use(route.path, express.json({ limit: config.maxBulkJsonBytes }));
   app.use(express.json({ limit: config.maxJsonBytes }));
-  const openapi = JSON.stringify(openApiDocument(config.limits));
+  // Built on first request: most nodes (and tests) never serve it.
+  let openapi: string | null = null;
   app.get(ROUTES.openapi.path, (_req, res) => {
+    openapi ??= JSON.stringify(openApiDocument(config.limits));
     res.type('application/json').send(openapi);
   });
   app.get(ROUTES.health.path, (_req, res) => {
