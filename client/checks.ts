@@ -16,7 +16,9 @@ import {
   quantityOf,
   roots,
 } from '../protocol/index.ts';
-import { cartSchemas, describeIssue, intIn } from '../protocol/schemas/index.ts';
+import { cartSchemas } from '../protocol/schemas/cart.ts';
+import { intIn } from '../protocol/schemas/identifiers.ts';
+import { describeIssue } from '../protocol/schemas/parse.ts';
 
 /** Longest `viewing` the server keeps in presence (server/presence.ts truncates beyond). */
 export const MAX_VIEWING_LENGTH = 200;

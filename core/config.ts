@@ -2,7 +2,7 @@
  * Server configuration: declared once, read from environment variables, validated at start-up.
  * Unknown LIVECART_* variables and bad values are rejected loudly; nothing falls back silently.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_LIMITS, type CartLimits } from '../protocol/index.ts';
 import { HttpUrl } from '../protocol/schemas/index.ts';
 

@@ -6,7 +6,7 @@
  * The line id bound is one rule: an add is valid only when `lineIdOf(sku, options)` fits
  * MAX_LINE_ID_LENGTH, so whatever REST or the client accepts, a device can edit later.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { type CartLimits, QADD_SEPARATOR, SKU_PATTERN, lineIdOf } from '../schema.ts';
 import { CouponCode, OptionKey, Sku, intIn } from './identifiers.ts';
 import { multilineText, plainText } from './text.ts';

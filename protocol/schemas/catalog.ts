@@ -2,7 +2,7 @@
  * Catalog shapes: admin bodies (PUT, PATCH, bulk), the product as the API returns it, and a shop
  * pricing service's answer (core/providers/http.ts) — the same fields with the same rules.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { Amount, Category, Currency, HttpUrl, MAX_STOCK, Sku, intIn } from './identifiers.ts';
 import { plainText } from './text.ts';
 

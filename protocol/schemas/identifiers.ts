@@ -1,5 +1,5 @@
 /** Identifiers shared by the document, REST and the admin API: one pattern, one message each. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ATTRIBUTE_KEY_PATTERN, CART_ID_PATTERN, COUPON_PATTERN, OPTION_KEY_PATTERN, SKU_PATTERN } from '../schema.ts';
 
 export const CURRENCY_PATTERN = /^[A-Z]{3}$/;

@@ -2,7 +2,7 @@
  * What the REST API answers: the cart view, lines, tokens and the error shape. Prices and totals
  * are facts the server derives; a client never sends them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ERRORS, type ErrorCode } from '../errors.ts';
 import { Money } from './catalog.ts';
 import { LineId } from './cart.ts';

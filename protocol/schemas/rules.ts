@@ -2,7 +2,7 @@
  * Pricing-rule shapes (admin API). A rule's identity comes from the path; a body may repeat it
  * (so a rule read from GET /v1/pricing/rules can be PUT back as is) and the route checks it matches.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { Amount, Category, CouponCode, Currency, MAX_AMOUNT, PromotionId, Region, Segment, Sku, intIn } from './identifiers.ts';
 import { plainText } from './text.ts';
 

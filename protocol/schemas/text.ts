@@ -5,7 +5,7 @@
  * isolates (U+202A-202E, U+2066-2069) that reorder a line. Notes may span lines (LF only).
  * Markup such as `<script>` is ordinary text: displays must escape it (protocol/SPEC.md §3).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Text without the characters no stored text may contain. */
 export const PLAIN_TEXT = /^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$/;

@@ -1,5 +1,5 @@
 /** The admin token-minting body (POST /v1/auth/tokens) and its answer. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ROLES, type Role } from '../schema.ts';
 import { intIn } from './identifiers.ts';
 import { plainText } from './text.ts';

@@ -3,7 +3,7 @@
  * declared once. Handlers parse their input with these schemas and GET /v1/openapi.json is built
  * from the same table (openapi.ts), so what is validated and what is documented cannot drift.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CartLimits } from '../../protocol/index.ts';
 import {
   BulkProducts,
