@@ -13,7 +13,7 @@ import {
   OPTION_KEY_PATTERN,
   SKU_PATTERN,
   lineIdOf,
-  liveLineIds,
+  lineLimitExceeded,
   quantityOf,
   roots,
 } from '../protocol/index.ts';
@@ -32,10 +32,8 @@ function isInt(v: unknown, min: number, max: number): v is number {
 }
 
 function checkNewLine(doc: Y.Doc, lineId: string, limits: CartLimits): void {
-  const live = liveLineIds(doc, limits.maxQuantity);
-  if (!live.has(lineId) && live.size + 1 > limits.maxLines) {
-    throw new CartError('E_UPDATE_TOO_MANY_LINES', `${live.size + 1} > ${limits.maxLines}`);
-  }
+  const exceeded = lineLimitExceeded(doc, [lineId], limits);
+  if (exceeded !== null) throw new CartError('E_UPDATE_TOO_MANY_LINES', exceeded);
 }
 
 /** Check an add; returns the line id it will write. */

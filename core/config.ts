@@ -73,6 +73,12 @@ export interface Config {
   /** On SIGTERM, how long in-flight appends and REST calls get before the node closes anyway. */
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /**
+   * How long a removed line's records stay in the document before a worker deletes them. While
+   * they stay, the removal wins over an add made offline before it (SPEC §4) and the line id counts
+   * against the record limit; longer protects devices offline longer, shorter frees the limit sooner.
+   */
+  removedLineGraceSeconds: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -107,6 +113,7 @@ export const DEFAULT_CONFIG: Config = {
   nodeHeartbeatMs: 1000,
   shutdownGraceMs: 5000,
   logLevel: 'info',
+  removedLineGraceSeconds: 24 * 3600,
 };
 
 export class ConfigError extends Error {
@@ -136,6 +143,7 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_REVALIDATE_DELAY_MS: ['revalidateDelayMs', 0, 10_000],
   LIVECART_NODE_HEARTBEAT_MS: ['nodeHeartbeatMs', 100, 60_000],
   LIVECART_SHUTDOWN_GRACE_MS: ['shutdownGraceMs', 0, 120_000],
+  LIVECART_REMOVED_LINE_GRACE_SECONDS: ['removedLineGraceSeconds', 0, 366 * 24 * 3600],
 };
 
 const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {
