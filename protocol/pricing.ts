@@ -203,7 +203,8 @@ function checkStock(draft: Draft, product: ProductFacts, held: number): boolean 
     return false;
   }
   if (left === 0) {
-    draft.warnings.push(warn('OUT_OF_STOCK', `The last ${stock} are in another line of your cart.`, { available: 0, inOtherLines: held }));
+    const message = stock === 1 ? 'The last one is in another line of your cart.' : `The last ${stock} are in another line of your cart.`;
+    draft.warnings.push(warn('OUT_OF_STOCK', message, { available: 0, inOtherLines: held }));
     return false;
   }
   draft.takesStock = true;
@@ -214,7 +215,7 @@ function checkStock(draft: Draft, product: ProductFacts, held: number): boolean 
     const message =
       held === 0
         ? `Only ${stock} left; we changed the quantity from ${requested} to ${left}.`
-        : `Only ${stock} left and ${held} are in another line of your cart; we changed the quantity from ${requested} to ${left}.`;
+        : `Only ${stock} left and ${held} ${held === 1 ? 'is' : 'are'} in another line of your cart; we changed the quantity from ${requested} to ${left}.`;
     draft.warnings.push(warn('INSUFFICIENT_STOCK', message, held === 0 ? { requested, available: left } : { requested, available: left, inOtherLines: held }));
   }
   return true;
