@@ -1,5 +1,5 @@
 /**
- * Pure cart operations on a cart's Y.Doc, and the plain view of it. Client, server (REST) and workers
+ * Pure cart operations on a cart's Y.Doc (its plain view: cart-view.ts). Client, server (REST) and workers
  * all change carts through these functions, so the quantity rules of protocol/SPEC.md §4 hold
  * whoever writes:
  *
@@ -7,6 +7,8 @@
  * - set(q) is last-writer-wins and overrides the adds it did not see (their `base` is not its id).
  * - remove is set(0): it wins over concurrent adds it did not see; an add made after seeing the
  *   removal brings the line back with that quantity.
+ * - a removed line's records are collected by the server after a grace (collectLine): only then
+ *   does it stop counting against the line limits.
  */
 import type * as Y from 'yjs';
 import {
