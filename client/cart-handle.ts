@@ -100,6 +100,7 @@ export class CartHandle {
   private lastStatus: CartHandleStatus = { saveState: 'saved', online: false };
   private savedWaiters: Waiter[] = [];
   private syncedWaiters: Waiter[] = [];
+  private pricedWaiters: Waiter[] = [];
   private syncedNow = false;
   private closed = false;
   private stopped: WireError | null = null;
@@ -237,6 +238,18 @@ export class CartHandle {
     return new Promise((resolve, reject) => this.syncedWaiters.push({ resolve, reject }));
   }
 
+  /**
+   * Resolves with the view once the server has priced the cart as it is now: every line's facts
+   * were priced for its current quantity and the totals for the current lines, coupons and claims
+   * (`view.priced`; now, if they are). A later change makes the view unpriced again until the
+   * server's correction arrives. Rejects with CartError when syncing stopped or the handle closed.
+   */
+  whenPriced(): Promise<CartView> {
+    if (this.closed || this.stopped) return Promise.reject(this.endError());
+    if (this._view.priced) return Promise.resolve(this._view);
+    return new Promise((resolve, reject) => this.pricedWaiters.push({ resolve: () => resolve(this._view), reject }));
+  }
+
   /** Leave the cart, save the local state a last time, and release everything. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -247,6 +260,7 @@ export class CartHandle {
     this.ready.reject(err);
     settleAll(this.savedWaiters, err);
     settleAll(this.syncedWaiters, err);
+    settleAll(this.pricedWaiters, err);
     this.detach();
     this.onClose();
     await this.local.idle();
@@ -315,6 +329,7 @@ export class CartHandle {
 
   private refreshView(): void {
     this._view = readCart(this._doc, this._limits);
+    if (this._view.priced) settleAll(this.pricedWaiters);
     this.events.emit('change', this._view);
   }
 
@@ -361,6 +376,7 @@ export class CartHandle {
         this.ready.reject(toCartError(error));
         settleAll(this.savedWaiters, toCartError(error));
         settleAll(this.syncedWaiters, toCartError(error));
+        settleAll(this.pricedWaiters, toCartError(error));
         this.events.emit('error', error);
         this.statusChanged();
       },

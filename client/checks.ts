@@ -12,7 +12,7 @@ import {
   CartError,
   type CartLimits,
   lineIdOf,
-  liveLineIds,
+  lineLimitExceeded,
   quantityOf,
   roots,
 } from '../protocol/index.ts';
@@ -34,10 +34,8 @@ function check(schema: z.ZodType, value: unknown, root: string): void {
 }
 
 function checkNewLine(doc: Y.Doc, lineId: string, limits: CartLimits): void {
-  const live = liveLineIds(doc, limits.maxQuantity);
-  if (!live.has(lineId) && live.size + 1 > limits.maxLines) {
-    throw new CartError('E_UPDATE_TOO_MANY_LINES', `${live.size + 1} > ${limits.maxLines}`);
-  }
+  const exceeded = lineLimitExceeded(doc, [lineId], limits);
+  if (exceeded !== null) throw new CartError('E_UPDATE_TOO_MANY_LINES', exceeded);
 }
 
 /** Check an add; returns the line id it will write. */

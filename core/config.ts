@@ -80,6 +80,12 @@ export interface Config {
    * kilobyte each, with room for long names and image URLs.
    */
   maxBulkJsonBytes: number;
+  /**
+   * How long a removed line's records stay in the document before a worker deletes them. While
+   * they stay, the removal wins over an add made offline before it (SPEC §4) and the line id counts
+   * against the record limit; longer protects devices offline longer, shorter frees the limit sooner.
+   */
+  removedLineGraceSeconds: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -115,6 +121,7 @@ export const DEFAULT_CONFIG: Config = {
   shutdownGraceMs: 5000,
   logLevel: 'info',
   maxBulkJsonBytes: 2 * 1024 * 1024,
+  removedLineGraceSeconds: 24 * 3600,
 };
 
 export class ConfigError extends Error {
@@ -145,6 +152,7 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_NODE_HEARTBEAT_MS: ['nodeHeartbeatMs', 100, 60_000],
   LIVECART_SHUTDOWN_GRACE_MS: ['shutdownGraceMs', 0, 120_000],
   LIVECART_MAX_BULK_JSON_BYTES: ['maxBulkJsonBytes', 64 * 1024, 64 * 1024 * 1024],
+  LIVECART_REMOVED_LINE_GRACE_SECONDS: ['removedLineGraceSeconds', 0, 366 * 24 * 3600],
 };
 
 const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {

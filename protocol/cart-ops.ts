@@ -1,5 +1,5 @@
 /**
- * Pure cart operations on a cart's Y.Doc, and the plain view of it. Client, server (REST) and workers
+ * Pure cart operations on a cart's Y.Doc (its plain view: cart-view.ts). Client, server (REST) and workers
  * all change carts through these functions, so the quantity rules of protocol/SPEC.md §4 hold
  * whoever writes:
  *
@@ -7,20 +7,18 @@
  * - set(q) is last-writer-wins and overrides the adds it did not see (their `base` is not its id).
  * - remove is set(0): it wins over concurrent adds it did not see; an add made after seeing the
  *   removal brings the line back with that quantity.
+ * - a removed line's records are collected by the server after a grace (collectLine): only then
+ *   does it stop counting against the line limits.
  */
 import type * as Y from 'yjs';
 import {
   type Actor,
   type CartFacts,
   type CartLimits,
-  type CartStatus,
   type LineFacts,
   type LineIntent,
-  type Money,
   type QuantityAdd,
   type QuantitySet,
-  type Totals,
-  type Warning,
   DEFAULT_LIMITS,
   QADD_SEPARATOR,
   lineIdOf,
@@ -94,6 +92,57 @@ export function liveLineIds(doc: Y.Doc, maxQuantity = DEFAULT_LIMITS.maxQuantity
   const live = new Set<string>();
   for (const [lineId, q] of quantities(doc, maxQuantity)) if (q > 0) live.add(lineId);
   return live;
+}
+
+/**
+ * Ids of every line with any record (`lines`, `qset`, or a `qadd` entry), live or not: what the
+ * document stores, and what the record limit of SPEC §5 counts.
+ */
+export function lineRecordIds(doc: Y.Doc): Set<string> {
+  const { lines, qset, qadd } = roots(doc);
+  const ids = new Set<string>(lines.keys());
+  for (const lineId of qset.keys()) ids.add(lineId);
+  for (const key of qadd.keys()) ids.add(lineIdOfAddKey(key));
+  return ids;
+}
+
+/** Records the line limits allow: live lines, and line ids with any record (removed ones not yet collected). */
+export function lineRecordLimit(limits: Pick<CartLimits, 'maxLines'>): number {
+  return 2 * limits.maxLines;
+}
+
+/**
+ * Would adding records for `lineIds` break the line limits (SPEC §5)? Returns the reason, or null.
+ * Only new line ids can: a cart already over a limit may still change or remove what it holds.
+ */
+export function lineLimitExceeded(doc: Y.Doc, lineIds: Iterable<string>, limits: Pick<CartLimits, 'maxLines' | 'maxQuantity'>): string | null {
+  const records = lineRecordIds(doc);
+  const live = liveLineIds(doc, limits.maxQuantity);
+  let newRecords = 0;
+  let newLive = 0;
+  for (const lineId of new Set(lineIds)) {
+    if (!records.has(lineId)) newRecords += 1;
+    if (!live.has(lineId)) newLive += 1;
+  }
+  if (newLive > 0 && live.size + newLive > limits.maxLines) return `${live.size + newLive} lines > ${limits.maxLines}`;
+  const maxRecords = lineRecordLimit(limits);
+  if (newRecords > 0 && records.size + newRecords > maxRecords) return `${records.size + newRecords} line records (removed lines included) > ${maxRecords}`;
+  return null;
+}
+
+/**
+ * Server-only: delete every record of a removed line, so that it stops counting against the
+ * limits. Called once the removal is old enough (SPEC §4 "Collection").
+ */
+export function collectLine(doc: Y.Doc, lineId: string): void {
+  const { lines, qset, qadd, facts } = roots(doc);
+  doc.transact(() => {
+    lines.delete(lineId);
+    qset.delete(lineId);
+    facts.delete(lineId);
+    const prefix = lineId + QADD_SEPARATOR;
+    for (const key of [...qadd.keys()]) if (key.startsWith(prefix) && lineIdOfAddKey(key) === lineId) qadd.delete(key);
+  });
 }
 
 export interface AddLineInput {
@@ -175,71 +224,6 @@ export function setAttribute(doc: Y.Doc, key: string, value: string | null): voi
   const { attrs } = roots(doc);
   if (value === null) attrs.delete(key);
   else attrs.set(key, value);
-}
-
-export interface LineView {
-  lineId: string;
-  sku: string;
-  options: Record<string, string>;
-  quantity: number;
-  note: string;
-  addedBy: Actor | null;
-  addedAt: number | null;
-  unitPrice: Money | null;
-  listPrice: Money | null;
-  discount: Money | null;
-  lineTotal: Money | null;
-  available: number | null;
-  addedPrice: Money | null;
-  warnings: Warning[];
-}
-
-export interface CartView {
-  status: CartStatus;
-  currency: string | null;
-  lines: LineView[];
-  coupons: string[];
-  attributes: Record<string, string>;
-  totals: Totals | null;
-  warnings: Warning[];
-}
-
-/** The plain, JSON-ready view of a cart: live lines (quantity above zero) with their facts. */
-export function readCart(doc: Y.Doc, limits: Pick<CartLimits, 'maxQuantity'> = DEFAULT_LIMITS): CartView {
-  const r = roots(doc);
-  const lines: LineView[] = [];
-  for (const [lineId, quantity] of quantities(doc, limits.maxQuantity)) {
-    if (quantity <= 0) continue;
-    const intent = r.lines.get(lineId);
-    const facts = r.facts.get(lineId);
-    lines.push({
-      lineId,
-      sku: intent?.sku ?? lineId.split('?')[0] ?? lineId,
-      options: intent?.options ?? {},
-      quantity,
-      note: intent?.note ?? '',
-      addedBy: intent?.addedBy ?? null,
-      addedAt: intent?.addedAt ?? null,
-      unitPrice: facts?.unitPrice ?? null,
-      listPrice: facts?.listPrice ?? null,
-      discount: facts?.discount ?? null,
-      lineTotal: facts?.lineTotal ?? null,
-      available: facts?.available ?? null,
-      addedPrice: facts?.addedPrice ?? null,
-      warnings: facts?.warnings ?? [],
-    });
-  }
-  lines.sort((a, b) => (a.addedAt ?? 0) - (b.addedAt ?? 0) || (a.lineId < b.lineId ? -1 : a.lineId > b.lineId ? 1 : 0));
-  const cart = r.cart;
-  return {
-    status: (cart.get('status') as CartStatus | undefined) ?? 'open',
-    currency: (cart.get('currency') as string | undefined) ?? null,
-    lines,
-    coupons: [...r.coupons.keys()].sort(),
-    attributes: Object.fromEntries([...r.attrs.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
-    totals: (cart.get('totals') as Totals | null | undefined) ?? null,
-    warnings: (cart.get('warnings') as Warning[] | undefined) ?? [],
-  };
 }
 
 /** Server-only: write the cart-level facts that differ from what the document holds. */

@@ -2,6 +2,7 @@ export * from './errors.ts';
 export * from './close-codes.ts';
 export * from './schema.ts';
 export * from './cart-ops.ts';
+export * from './cart-view.ts';
 export * from './validate.ts';
 export * from './codec.ts';
 export * from './events.ts';

@@ -14,9 +14,13 @@
  * - No price in the cart's currency (or an invalid one): NO_PRICE; not priced.
  * - listPrice = catalog price; unitPrice = the segment's price list price (the lowest, if several
  *   lists give one; it may be above list), then the cheapest volume tier reached if lower.
- * - Stock (checked for every known product, before tiers, which see the clamped quantity):
- *   null → STOCK_UNVERIFIED (+ FACTS_UNVERIFIED), no clamp; ≤ 0 → OUT_OF_STOCK, quantity kept, not
- *   priced (unit price still shown); below quantity → clamped, INSUFFICIENT_STOCK.
+ * - Stock (checked for every known product, before tiers, which see the clamped quantity) is the
+ *   SKU's, shared by its lines (one per set of options) in input order: each line can have what
+ *   the earlier lines of the SKU left (`available`). null → STOCK_UNVERIFIED (+ FACTS_UNVERIFIED),
+ *   no clamp, nothing taken; ≤ 0 → OUT_OF_STOCK, quantity kept, not priced (unit price still
+ *   shown); nothing left by the earlier lines → OUT_OF_STOCK { available: 0, inOtherLines }, the
+ *   same way; less left than the quantity → clamped to it, INSUFFICIENT_STOCK { requested,
+ *   available, inOtherLines? } (inOtherLines: units the earlier lines hold, when any).
  * - PRICE_CHANGED when a verified unit price differs from `addedPrice`; facts.addedPrice keeps the
  *   first price (`addedPrice ?? unitPrice`).
  * - A priced line has discount (0 when none) and lineTotal = unitPrice × quantity − its line-level
@@ -54,6 +58,8 @@ interface Draft {
   priced: boolean;
   /** A provider could not be reached for this line. */
   unverified: boolean;
+  /** The line's quantity comes out of the SKU's (verified, positive) stock. */
+  takesStock: boolean;
   warnings: Warning[];
   discount: DiscountLine | null;
 }
@@ -62,7 +68,13 @@ export function priceCart(input: PricingInput): PricingResult {
   const { currency } = input;
   const money = (amount: number): Money => ({ amount, currency });
 
-  const drafts = input.lines.map((line) => draftLine(input, line));
+  /** Units of each SKU taken by the lines drafted so far. */
+  const held = new Map<string, number>();
+  const drafts = input.lines.map((line) => {
+    const draft = draftLine(input, line, held.get(line.sku) ?? 0);
+    if (draft.takesStock) held.set(line.sku, (held.get(line.sku) ?? 0) + draft.quantity);
+    return draft;
+  });
   const discountLines: DiscountLine[] = [];
   for (const d of drafts) {
     if (!d.priced || d.unitPrice === null) continue;
@@ -86,6 +98,7 @@ export function priceCart(input: PricingInput): PricingResult {
         available: d.available,
         addedPrice: added === null ? null : money(added),
         warnings: d.warnings,
+        quantity: d.quantity,
       },
     };
   });
@@ -124,7 +137,8 @@ function totalsOf(input: PricingInput, lines: DiscountLine[], cartDiscount: numb
 
 const warn = (code: string, message: string, data?: Record<string, unknown>): Warning => (data ? { code, message, data } : { code, message });
 
-function draftLine(input: PricingInput, line: PricingLineInput): Draft {
+/** `held`: units of the line's SKU the earlier lines take. */
+function draftLine(input: PricingInput, line: PricingLineInput, held: number): Draft {
   const draft: Draft = {
     input: line,
     category: '',
@@ -135,6 +149,7 @@ function draftLine(input: PricingInput, line: PricingLineInput): Draft {
     available: null,
     priced: false,
     unverified: false,
+    takesStock: false,
     warnings: [],
     discount: null,
   };
@@ -157,7 +172,7 @@ function draftLine(input: PricingInput, line: PricingLineInput): Draft {
     }
   }
 
-  const inStock = checkStock(draft, product);
+  const inStock = checkStock(draft, product, held);
 
   if (draft.listPrice !== null) {
     const unitPrice = unitPriceOf(input, line.sku, draft.quantity, draft.listPrice);
@@ -173,25 +188,35 @@ function draftLine(input: PricingInput, line: PricingLineInput): Draft {
   return draft;
 }
 
-/** Applies the stock rules to a draft; false when the line is out of stock. */
-function checkStock(draft: Draft, product: ProductFacts): boolean {
+/** Applies the stock rules to a draft, `held` units of its SKU being in earlier lines; false when none are left for it. */
+function checkStock(draft: Draft, product: ProductFacts, held: number): boolean {
   const stock = product.stock === null || !Number.isFinite(product.stock) ? null : Math.max(0, Math.floor(product.stock));
-  draft.available = stock;
   if (stock === null) {
     draft.unverified = true;
     draft.warnings.push(warn('STOCK_UNVERIFIED', "We couldn't check stock for this item just now."));
     return true;
   }
+  const left = Math.max(0, stock - held);
+  draft.available = left;
   if (stock === 0) {
     draft.warnings.push(warn('OUT_OF_STOCK', 'Out of stock.', { available: 0 }));
     return false;
   }
+  if (left === 0) {
+    const message = stock === 1 ? 'The last one is in another line of your cart.' : `The last ${stock} are in another line of your cart.`;
+    draft.warnings.push(warn('OUT_OF_STOCK', message, { available: 0, inOtherLines: held }));
+    return false;
+  }
+  draft.takesStock = true;
   const requested = draft.quantity;
-  if (stock < requested) {
-    draft.quantity = stock;
+  if (left < requested) {
+    draft.quantity = left;
     draft.clampedFrom = requested;
-    const message = `Only ${stock} left; we changed the quantity from ${requested} to ${stock}.`;
-    draft.warnings.push(warn('INSUFFICIENT_STOCK', message, { requested, available: stock }));
+    const message =
+      held === 0
+        ? `Only ${stock} left; we changed the quantity from ${requested} to ${left}.`
+        : `Only ${stock} left and ${held} ${held === 1 ? 'is' : 'are'} in another line of your cart; we changed the quantity from ${requested} to ${left}.`;
+    draft.warnings.push(warn('INSUFFICIENT_STOCK', message, held === 0 ? { requested, available: left } : { requested, available: left, inOtherLines: held }));
   }
   return true;
 }

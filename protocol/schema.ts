@@ -75,11 +75,19 @@ export interface LineFacts {
   discount: Money | null;
   /** unitPrice × quantity − discount; null when the line is not priced (unknown, out of stock). */
   lineTotal: Money | null;
-  /** Units in stock (null: not verified). */
+  /**
+   * Units this line can have: the SKU's stock less what the cart's earlier lines of the same SKU
+   * hold (null: not verified). For a SKU on one line, its stock.
+   */
   available: number | null;
   /** The unit price when the line was first priced (PRICE_CHANGED compares against it). */
   addedPrice: Money | null;
   warnings: Warning[];
+  /**
+   * The quantity these facts were priced for. A line whose quantity changed since is not priced
+   * yet: views show none of its facts until the server prices it again.
+   */
+  quantity: number;
 }
 
 export interface Totals {
@@ -101,8 +109,18 @@ export interface CartFacts {
   warnings: Warning[];
   /** The customer segment from the token of the last device that joined with one. */
   segment: string | null;
-  /** The tax region from a token claim (a `region` cart attribute overrides it). */
+  /** The tax region from a token claim; never from the cart's attributes. */
   region: string | null;
+  /**
+   * What `totals` and `warnings` were priced for: `pricingBasis` of the document when they were
+   * written (protocol/cart-ops.ts). Views show totals only while it matches the document.
+   */
+  pricedFor: string | null;
+  /**
+   * Removed lines whose records the server keeps for now, with when it first saw each removed (ms):
+   * they are collected once `removedLineGraceSeconds` passed (SPEC §4).
+   */
+  removedLines: Record<string, number>;
 }
 
 /**

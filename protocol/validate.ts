@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import { CartError, type ErrorCode } from './errors.ts';
 import { cartSchemas, isLineId } from './schemas/cart.ts';
 import { describeIssue } from './schemas/parse.ts';
-import { liveLineIds } from './cart-ops.ts';
+import { lineLimitExceeded } from './cart-ops.ts';
 import {
   type Actor,
   type CartLimits,
@@ -322,11 +322,11 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
   if (doc.getMap('attrs').size + newKeys.attrs.size > ctx.limits.maxAttributes && newKeys.attrs.size > 0) {
     reject('E_UPDATE_INVALID_VALUE', `more than ${ctx.limits.maxAttributes} attributes`);
   }
+  // Every line record counts, live or not (a removed line until the server collects it), or
+  // records of zero quantity could pile up unseen.
   if (touchedLines.size > 0) {
-    const live = liveLineIds(doc, ctx.limits.maxQuantity);
-    let count = live.size;
-    for (const lineId of touchedLines) if (!live.has(lineId)) count += 1;
-    if (count > ctx.limits.maxLines) reject('E_UPDATE_TOO_MANY_LINES', `${count} > ${ctx.limits.maxLines}`);
+    const exceeded = lineLimitExceeded(doc, touchedLines, ctx.limits);
+    if (exceeded !== null) reject('E_UPDATE_TOO_MANY_LINES', exceeded);
   }
   return { touchesLines, insertedItems: inserted, newDeletes };
 }

@@ -17,7 +17,7 @@ export interface Principal {
   expiresAt: number;
   /** Customer segment for segment prices ("vip", "staff"); null: none. Only a token can set it. */
   segment: string | null;
-  /** Tax region ("US-CA"); a cart's `region` attribute overrides it. */
+  /** Tax region ("US-CA"): the only source of a cart's tax region (cart attributes never are). */
   region: string | null;
 }
 

@@ -214,6 +214,17 @@ describe('pricing properties', () => {
     });
   });
 
+  it('hole 5: the priced units of a SKU, over all its lines, never exceed its stock', () => {
+    check(cartArb(), (input) => {
+      const units = new Map<string, number>();
+      priceCart(input).lines.forEach((l, i) => {
+        const sku = input.lines[i]!.sku;
+        if (l.facts.lineTotal !== null && l.facts.available !== null) units.set(sku, (units.get(sku) ?? 0) + l.quantity);
+      });
+      for (const [sku, n] of units) expect(n).toBeLessThanOrEqual(Math.max(0, Math.floor(input.products.get(sku)?.stock ?? Infinity)));
+    });
+  });
+
   it('warnings use registered codes and carry a message; one per unusable coupon code', () => {
     check(cartArb(), (input) => {
       const r = priceCart(input);

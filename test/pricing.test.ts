@@ -72,6 +72,7 @@ describe('catalog facts', () => {
       available: 100,
       addedPrice: usd(1999),
       warnings: [],
+      quantity: 2,
     });
     expect(r.totals).toEqual({ subtotal: usd(4498), discount: usd(0), tax: usd(0), shipping: usd(0), total: usd(4498) });
     expect(r.warnings).toEqual([]);
@@ -158,6 +159,35 @@ describe('stock', () => {
     expect(r.lines[0]!.facts).toMatchObject({ unitPrice: usd(100), lineTotal: null, discount: null, available: 0 });
     expect(r.lines[0]!.facts.warnings[0]).toMatchObject({ code: 'OUT_OF_STOCK', message: 'Out of stock.' });
     expect(r.totals.subtotal).toEqual(usd(50));
+  });
+
+  it('hole 5: stock is the SKU\'s, shared by its lines in line order (2 + 2 of stock 3: the second line gets 1)', () => {
+    const shoe = (size: string, q: number) => line('SHOE', q, { lineId: `SHOE?size=${size}` });
+    const r = priceCart(cart([shoe('42', 2), shoe('43', 2), line('SOCK', 1)], { SHOE: product(1000, { stock: 3 }), SOCK: product(100) }));
+    expect(r.lines.map((l) => [l.quantity, l.clampedFrom, l.facts.available])).toEqual([[2, null, 3], [1, 2, 1], [1, null, 100]]);
+    expect(r.lines[0]!.facts.warnings).toEqual([]);
+    expect(r.lines[1]!.facts.warnings).toEqual([
+      {
+        code: 'INSUFFICIENT_STOCK',
+        message: 'Only 3 left and 2 are in another line of your cart; we changed the quantity from 2 to 1.',
+        data: { requested: 2, available: 1, inOtherLines: 2 },
+      },
+    ]);
+    expect(r.totals.subtotal).toEqual(usd(3100));
+
+    // Earlier lines holding all of it: the later line stays, unpriced, as when out of stock.
+    const full = priceCart(cart([shoe('42', 3), shoe('43', 2)], { SHOE: product(1000, { stock: 3 }) }));
+    expect(full.lines.map((l) => [l.quantity, l.clampedFrom, l.facts.available, l.facts.lineTotal])).toEqual([[3, null, 3, usd(3000)], [2, null, 0, null]]);
+    expect(full.lines[1]!.facts.warnings).toEqual([
+      { code: 'OUT_OF_STOCK', message: 'The last 3 are in another line of your cart.', data: { available: 0, inOtherLines: 3 } },
+    ]);
+    expect(full.totals.subtotal).toEqual(usd(3000));
+
+    // Unverified or zero stock takes nothing from the lines after it.
+    const outOfStock = priceCart(cart([shoe('42', 2), shoe('43', 2)], { SHOE: product(1000, { stock: 0 }) }));
+    expect(outOfStock.lines.map((l) => codes(l.facts.warnings))).toEqual([['OUT_OF_STOCK'], ['OUT_OF_STOCK']]);
+    const unverified = priceCart(cart([shoe('42', 2), shoe('43', 2)], { SHOE: product(1000, { stock: null }) }));
+    expect(unverified.lines.map((l) => l.quantity)).toEqual([2, 2]);
   });
 
   it('unverified stock warns, does not clamp, and flags the cart', () => {

@@ -216,6 +216,7 @@ function revalidationDeps() {
     emptyCartTtlMs: config.emptyCartTtlSeconds * 1000,
     cartTtlMs: config.cartTtlSeconds * 1000,
     unverifiedRetryMs: 1000,
+    removedLineGraceMs: config.removedLineGraceSeconds * 1000,
     metrics: { jobs: () => undefined, corrections: () => undefined, lag: () => undefined },
     log: createLogger('silent'),
   };
@@ -249,7 +250,7 @@ class ConcurrencyProbe implements CatalogProvider {
 }
 
 describe('segment and region', () => {
-  it('a token segment prices the cart from that price list, and its region (or the cart attribute) sets the tax', async () => {
+  it('a token segment prices the cart from that price list, and its region sets the tax (a cart attribute does not)', async () => {
     expect((await admin('PUT', '/v1/pricing/price-lists/vip/USD', { prices: { 'WATCH-GPS-01': 19999 } })).status).toBe(201);
     expect((await admin('PUT', '/v1/pricing/tax/TX', { rateBps: 625, inclusive: false })).status).toBe(201);
     expect((await admin('PUT', '/v1/pricing/tax/NY', { rateBps: 800, inclusive: false })).status).toBe(201);
@@ -264,13 +265,15 @@ describe('segment and region', () => {
       expect(watch?.unitPrice?.amount).toBe(19999);
       expect(h.view.totals?.tax.amount).toBe(1250);
     });
-    // A shipping address in another region (a cart attribute) overrides the token's.
+    // The customer writes attributes: a `region` one is theirs to keep, but the tax stays the token's.
     h.setAttribute('region', 'NY');
-    await waitFor(() => expect(h.view.totals?.tax.amount).toBe(1600));
+    h.add({ sku: 'WATCH-GPS-01', quantity: 1 });
+    await waitFor(() => expect(line(h, 'WATCH-GPS-01')?.lineTotal?.amount).toBe(2 * 19999));
+    expect(h.view.totals?.tax.amount).toBe(2500);
     // A customer token without the claim does not change the segment already stamped.
     const plain = await node.token([cartId], { subject: 'vip-ana' });
     const other = await connect(plain).open(cartId);
     other.add({ sku: 'WATCH-GPS-01', quantity: 1 });
-    await waitFor(() => expect(line(h, 'WATCH-GPS-01')?.lineTotal?.amount).toBe(2 * 19999));
+    await waitFor(() => expect(line(h, 'WATCH-GPS-01')?.lineTotal?.amount).toBe(3 * 19999));
   });
 });

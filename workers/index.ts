@@ -68,6 +68,7 @@ export function startWorkers(opts: WorkerOptions): Workers {
         emptyCartTtlMs: config.emptyCartTtlSeconds * 1000,
         cartTtlMs: config.cartTtlSeconds * 1000,
         unverifiedRetryMs: 2000,
+        removedLineGraceMs: config.removedLineGraceSeconds * 1000,
         metrics: workerMetrics,
         log,
       }),

@@ -14,7 +14,10 @@ import {
   type PricingRules,
   type ProductFacts,
   captureChange,
+  collectLine,
+  lineRecordIds,
   liveLineIds,
+  pricingBasis,
   readCart,
   roots,
   setQuantity,
@@ -44,6 +47,8 @@ export interface RevalidateDeps {
   cartTtlMs: number;
   /** How long to wait before re-checking a cart whose facts could not be verified. */
   unverifiedRetryMs: number;
+  /** How long a removed line's records are kept (so the removal wins over adds made offline before it) before they are collected. */
+  removedLineGraceMs: number;
   metrics: WorkerMetrics;
   log: Logger;
 }
@@ -90,9 +95,14 @@ export async function revalidateCart(deps: RevalidateDeps, cartId: string, now =
       const input: PricingInput = {
         currency,
         segment: (r.cart.get('segment') as string | undefined) ?? null,
-        region: r.attrs.get('region') ?? (r.cart.get('region') as string | undefined) ?? null,
+        // The server's region (a token claim), never a cart attribute: a customer writes those.
+        region: (r.cart.get('region') as string | undefined) ?? null,
         now,
-        lines: view.lines.map((l) => ({ lineId: l.lineId, sku: l.sku, quantity: l.quantity, addedPrice: l.addedPrice?.amount ?? null, lastUnitPrice: l.unitPrice?.amount ?? null })),
+        // Raw facts, not the view's: the view hides facts priced for another quantity.
+        lines: view.lines.map((l) => {
+          const facts = r.facts.get(l.lineId);
+          return { lineId: l.lineId, sku: l.sku, quantity: l.quantity, addedPrice: facts?.addedPrice?.amount ?? null, lastUnitPrice: facts?.unitPrice?.amount ?? null };
+        }),
         coupons: view.coupons,
         products,
         rules,
@@ -110,7 +120,8 @@ export async function revalidateCart(deps: RevalidateDeps, cartId: string, now =
           if (!same(r.facts.get(line.lineId), line.facts)) r.facts.set(line.lineId, line.facts as LineFacts);
         }
         for (const lineId of [...r.facts.keys()]) if (!live.has(lineId)) r.facts.delete(lineId);
-        writeCartFacts(doc, { totals: priced.totals, warnings: priced.warnings });
+        collectRemovedLines(doc, live, now, deps.removedLineGraceMs);
+        writeCartFacts(doc, { totals: priced.totals, warnings: priced.warnings, pricedFor: pricingBasis(doc, deps.limits.maxQuantity) });
       });
       const unverified = priced.warnings.some((w) => w.code === 'FACTS_UNVERIFIED');
       let version = loaded.version;
@@ -129,6 +140,24 @@ export async function revalidateCart(deps: RevalidateDeps, cartId: string, now =
     }
   }
   throw new Error(`cart ${cartId} kept changing while it was revalidated (${MAX_ATTEMPTS} attempts)`);
+}
+
+/**
+ * Notes when each removed line (records, no quantity) was first seen removed, and collects those
+ * removed for `graceMs`: their records are deleted, so they stop counting against the limits.
+ * Until then a removal still wins over an add made offline before it (SPEC §4).
+ */
+function collectRemovedLines(doc: Y.Doc, live: ReadonlySet<string>, now: number, graceMs: number): void {
+  const { cart } = roots(doc);
+  const before = (cart.get('removedLines') as Record<string, number> | undefined) ?? {};
+  const kept: Record<string, number> = {};
+  for (const lineId of [...lineRecordIds(doc)].sort()) {
+    if (live.has(lineId)) continue;
+    const since = typeof before[lineId] === 'number' ? before[lineId] : now;
+    if (now - since >= graceMs) collectLine(doc, lineId);
+    else kept[lineId] = since;
+  }
+  if (!same(before, kept)) cart.set('removedLines', kept);
 }
 
 /** The BullMQ processor: revalidate, record the lag, and re-check later when facts were unverified. */

@@ -31,6 +31,7 @@ export const LineView = z
     note: z.string(),
     addedBy: Actor.nullable(),
     addedAt: z.int().nullable(),
+    priced: z.boolean().meta({ description: "The prices below were computed for this line's current quantity; when false they are all null." }),
     unitPrice: Money.nullable(),
     listPrice: Money.nullable(),
     discount: Money.nullable(),
@@ -52,7 +53,8 @@ export const CartView = z
     lines: z.array(LineView),
     coupons: z.array(z.string()),
     attributes: z.record(z.string(), z.string()),
-    totals: Totals.nullable().meta({ description: 'null until the cart is priced.' }),
+    priced: z.boolean().meta({ description: 'Every line and the totals were priced for the cart as it is now.' }),
+    totals: Totals.nullable().meta({ description: 'null until the cart is priced for its current lines, quantities and coupons.' }),
     warnings: z.array(Warning),
   })
   .meta({ id: 'Cart' });

@@ -13,6 +13,7 @@ import {
   addLine,
   isCartId,
   lineIdOf,
+  lineLimitExceeded,
   readCart,
   removeLine,
   setCoupons,
@@ -143,9 +144,8 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const input = { ...parsed, options: parsed.options ?? {} };
     const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'add', body }, async () => {
       const { result: lineId, version, view } = await mutate(cart, principal, (doc) => {
-        const lines = readCart(doc, config.limits).lines;
-        const isNewLine = !lines.some((l) => l.lineId === lineIdOf(input.sku, input.options));
-        if (isNewLine && lines.length >= config.limits.maxLines) throw new CartError('E_UPDATE_TOO_MANY_LINES', `limit ${config.limits.maxLines}`);
+        const exceeded = lineLimitExceeded(doc, [lineIdOf(input.sku, input.options)], config.limits);
+        if (exceeded !== null) throw new CartError('E_UPDATE_TOO_MANY_LINES', exceeded);
         return addLine(doc, input, actorOf(principal), config.limits);
       });
       return { status: 201, body: { ...findLine(view, lineId), version } };
