@@ -73,6 +73,11 @@ export interface Config {
   /** On SIGTERM, how long in-flight appends and REST calls get before the node closes anyway. */
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /**
+   * Idempotency-Key records kept per scope (one cart, or one caller's cart creations): a new key
+   * beyond it evicts the scope's oldest, so no caller can grow Redis with keys.
+   */
+  maxIdempotencyKeys: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -107,6 +112,7 @@ export const DEFAULT_CONFIG: Config = {
   nodeHeartbeatMs: 1000,
   shutdownGraceMs: 5000,
   logLevel: 'info',
+  maxIdempotencyKeys: 1000,
 };
 
 export class ConfigError extends Error {
@@ -136,6 +142,7 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_REVALIDATE_DELAY_MS: ['revalidateDelayMs', 0, 10_000],
   LIVECART_NODE_HEARTBEAT_MS: ['nodeHeartbeatMs', 100, 60_000],
   LIVECART_SHUTDOWN_GRACE_MS: ['shutdownGraceMs', 0, 120_000],
+  LIVECART_MAX_IDEMPOTENCY_KEYS: ['maxIdempotencyKeys', 1, 1_000_000],
 };
 
 const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {

@@ -32,7 +32,8 @@ export interface ValidationContext {
   maxBytes: number;
   /**
    * The cart's log is empty (Redis lost it, or it expired) and a device's sync step 2 brings its
-   * copy back: its fact records are accepted too (guarantee 3) and revalidation re-derives them.
+   * copy back: fact records pass (their values unchecked) so the copy can be taken in whole, and
+   * the server then deletes every one of them before storing it (core/cart/restore.ts).
    */
   restoring?: boolean;
 }
@@ -291,6 +292,9 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
   };
 
   const touchedLines = new Set<string>();
+  // Lines this update writes a new description for, or sets to quantity 0: the only updates that
+  // may delete a line's description (§4: removal is a quantity of 0).
+  const describedOrRemoved = new Set<string>();
   const newKeys = { coupons: new Set<string>(), attrs: new Set<string>() };
   let inserted = 0;
   let touchesLines = false;
@@ -313,6 +317,8 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
       if (restoredFact) continue;
       inserted += 1;
       checkValue(doc, root as IntentRoot, key, content.arr[0], item.id.client, ctx, root === 'lines' ? replacedValue(item) : 'none');
+      const value = content.arr[0] as { q?: unknown };
+      if (root === 'lines' || (root === 'qset' && value.q === 0)) describedOrRemoved.add(key);
       if (root === 'lines' || root === 'qset' || root === 'qadd') {
         touchesLines = true;
         touchedLines.add(root === 'qadd' ? key.slice(0, key.lastIndexOf(QADD_SEPARATOR)) : key);
@@ -338,6 +344,10 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
         newDeletes += 1;
         const target = targetOfStored(struct);
         if (target === null || !INTENT.has(target.root)) reject('E_UPDATE_FORBIDDEN_FIELD', 'deletes a field written by the server only');
+        // Deleting a live line's description alone would keep its quantity and lose who added it.
+        if (target.root === 'lines' && !describedOrRemoved.has(target.key)) {
+          reject('E_UPDATE_FORBIDDEN_FIELD', `lines[${JSON.stringify(target.key.slice(0, 80))}]: remove a line by setting its quantity to 0`);
+        }
       }
     }
   }

@@ -19,15 +19,15 @@ import {
   setNote,
   setQuantity,
   writeCartFacts,
-  SCHEMA_VERSION,
 } from '../../protocol/index.ts';
+import { newCartFacts } from '../../core/cart/restore.ts';
 import type { Auth, Principal } from '../auth.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
 import type { CartRegistry } from '../cart/registry.ts';
 import type { Config } from '../../core/config.ts';
 import type { ServerMetrics } from '../../core/metrics.ts';
 import { asObject, couponCodesField, intField, noteField, onlyKeys, optionsField, skuField } from './body.ts';
-import type { Idempotency, Outcome } from './idempotency.ts';
+import { type Claim, type Idempotency, type Outcome, scopeOfCreations } from './idempotency.ts';
 
 export interface CartRoutesDeps {
   registry: CartRegistry;
@@ -94,13 +94,19 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
 
   const actorOf = (p: Principal): Actor => ({ id: p.subject, role: p.role });
 
-  const mutate = async <T>(cart: HostedCart, principal: Principal, change: (doc: HostedCart['doc']) => T): Promise<{ result: T; version: number; view: CartView }> => {
+  /**
+   * Change the cart and answer with `respond`. With a claimed Idempotency-Key, the answer is
+   * computed on the changed document before the append and stored by it (see idempotency.ts).
+   */
+  const mutate = async <T>(cart: HostedCart, principal: Principal, claim: Claim | null, change: (doc: HostedCart['doc']) => T, respond: (view: CartView, result: T, version: number) => Outcome): Promise<Outcome> => {
     await cart.stampClaims(principal);
     const status = readCart(cart.doc).status;
     if (status !== 'open') throw new CartError('E_CART_CLOSED', `status is ${status}`);
-    const { result, version } = await cart.applyServerChange(change, { kind: 'rest', requestId: randomUUID() });
+    const record = claim && ((doc: HostedCart['doc'], result: T, version: number) => claim.record(respond(readCart(doc, config.limits), result, version)));
+    const { result, version, recorded } = await cart.applyServerChange(change, { kind: 'rest', requestId: randomUUID() }, record ?? undefined);
+    if (recorded && claim) claim.stored = true;
     metrics.changes({ origin: 'rest' });
-    return { result, version, view: readCart(cart.doc, config.limits) };
+    return respond(readCart(cart.doc, config.limits), result, version);
   };
 
   const findLine = (view: CartView, lineId: string): LineView => {
@@ -114,19 +120,25 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const principal = token === undefined ? null : await auth.verify(token);
     const body = req.body === undefined ? {} : asObject(req.body);
     onlyKeys(body, []);
-    const outcome = await idempotency.run(idempotencyKey(req), { cartId: 'new', subject: principal?.subject ?? 'anonymous' }, { route: 'create' }, async () => {
+    // Keys are scoped by caller; an anonymous caller has no scope of its own, and a replay would
+    // hand a stranger the first caller's token: its key is not honoured. The token is never stored:
+    // a replay mints a new one for the same caller and cart.
+    const key = principal === null ? undefined : idempotencyKey(req);
+    const scope = { scope: scopeOfCreations(principal?.subject ?? ''), subject: principal?.subject ?? '' };
+    const outcome = await idempotency.run(key, scope, { route: 'create' }, async () => {
       const cartId = randomBytes(16).toString('base64url');
       const cart = await holdCart(cartId, res);
-      await cart.applyServerChange((doc) => writeCartFacts(doc, { schema: SCHEMA_VERSION, status: 'open', currency: 'USD', totals: null, warnings: [] }), { kind: 'rest', requestId: randomUUID() });
-      const minted = await auth.mint({
-        subject: principal?.subject ?? `anon:${randomBytes(12).toString('base64url')}`,
-        role: principal?.role ?? 'customer',
-        carts: [cartId],
-        ttlSeconds: config.cartTokenTtlSeconds,
-      });
-      return { status: 201, body: { cartId, token: minted.token, expiresAt: new Date(minted.expiresAt).toISOString() } };
+      await cart.applyServerChange((doc) => writeCartFacts(doc, newCartFacts()), { kind: 'rest', requestId: randomUUID() });
+      return { status: 201, body: { cartId } };
     });
-    send(res, outcome);
+    const { cartId } = outcome.body as { cartId: string };
+    const minted = await auth.mint({
+      subject: principal?.subject ?? `anon:${randomBytes(12).toString('base64url')}`,
+      role: principal?.role ?? 'customer',
+      carts: [cartId],
+      ttlSeconds: config.cartTokenTtlSeconds,
+    });
+    send(res, { ...outcome, body: { cartId, token: minted.token, expiresAt: new Date(minted.expiresAt).toISOString() } });
   });
 
   router.get('/v1/carts/:cartId', async (req, res) => {
@@ -140,15 +152,20 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const body = asObject(req.body);
     onlyKeys(body, ['sku', 'quantity', 'options', 'note']);
     const input = { sku: skuField(body), quantity: intField(body, 'quantity', 1, config.limits.maxQuantity), options: optionsField(body, config.limits), note: noteField(body, config.limits) };
-    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'add', body }, async () => {
-      const { result: lineId, version, view } = await mutate(cart, principal, (doc) => {
-        const lines = readCart(doc, config.limits).lines;
-        const isNewLine = !lines.some((l) => l.lineId === lineIdOf(input.sku, input.options));
-        if (isNewLine && lines.length >= config.limits.maxLines) throw new CartError('E_UPDATE_TOO_MANY_LINES', `limit ${config.limits.maxLines}`);
-        return addLine(doc, input, actorOf(principal), config.limits);
-      });
-      return { status: 201, body: { ...findLine(view, lineId), version } };
-    });
+    const outcome = await idempotency.run(idempotencyKey(req), { scope: cartId, subject: principal.subject }, { route: 'add', body }, (claim) =>
+      mutate(
+        cart,
+        principal,
+        claim,
+        (doc) => {
+          const lines = readCart(doc, config.limits).lines;
+          const isNewLine = !lines.some((l) => l.lineId === lineIdOf(input.sku, input.options));
+          if (isNewLine && lines.length >= config.limits.maxLines) throw new CartError('E_UPDATE_TOO_MANY_LINES', `limit ${config.limits.maxLines}`);
+          return addLine(doc, input, actorOf(principal), config.limits);
+        },
+        (view, lineId, version) => ({ status: 201, body: { ...findLine(view, lineId), version } }),
+      ),
+    );
     send(res, outcome);
   });
 
@@ -160,14 +177,18 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     if (body.quantity === undefined && body.note === undefined) throw new CartError('E_VALIDATION', 'give quantity or note');
     const quantity = body.quantity === undefined ? undefined : intField(body, 'quantity', 0, config.limits.maxQuantity);
     const note = noteField(body, config.limits);
-    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'patch', lineId, body }, async () => {
+    const outcome = await idempotency.run(idempotencyKey(req), { scope: cartId, subject: principal.subject }, { route: 'patch', lineId, body }, async (claim) => {
       findLine(readCart(cart.doc, config.limits), lineId);
-      const { version, view } = await mutate(cart, principal, (doc) => {
-        if (note !== undefined) setNote(doc, lineId, note);
-        if (quantity !== undefined) setQuantity(doc, lineId, quantity);
-      });
-      if (quantity === 0) return { status: 204, body: null };
-      return { status: 200, body: { ...findLine(view, lineId), version } };
+      return mutate(
+        cart,
+        principal,
+        claim,
+        (doc) => {
+          if (note !== undefined) setNote(doc, lineId, note);
+          if (quantity !== undefined) setQuantity(doc, lineId, quantity);
+        },
+        (view, _, version) => (quantity === 0 ? { status: 204, body: null } : { status: 200, body: { ...findLine(view, lineId), version } }),
+      );
     });
     send(res, outcome);
   });
@@ -175,10 +196,9 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
   router.delete('/v1/carts/:cartId/lines/:lineId', async (req, res) => {
     const { cartId, principal, cart } = await openCart(req, res);
     const lineId = String(req.params.lineId);
-    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'delete', lineId }, async () => {
+    const outcome = await idempotency.run(idempotencyKey(req), { scope: cartId, subject: principal.subject }, { route: 'delete', lineId }, async (claim) => {
       findLine(readCart(cart.doc, config.limits), lineId);
-      await mutate(cart, principal, (doc) => removeLine(doc, lineId));
-      return { status: 204, body: null };
+      return mutate(cart, principal, claim, (doc) => removeLine(doc, lineId), () => ({ status: 204, body: null }));
     });
     send(res, outcome);
   });
@@ -188,10 +208,9 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const body = asObject(req.body);
     onlyKeys(body, ['codes']);
     const codes = couponCodesField(body, config.limits);
-    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'coupons', body }, async () => {
-      const { version, view } = await mutate(cart, principal, (doc) => setCoupons(doc, codes));
-      return { status: 200, body: { coupons: view.coupons, version } };
-    });
+    const outcome = await idempotency.run(idempotencyKey(req), { scope: cartId, subject: principal.subject }, { route: 'coupons', body }, (claim) =>
+      mutate(cart, principal, claim, (doc) => setCoupons(doc, codes), (view, _, version) => ({ status: 200, body: { coupons: view.coupons, version } })),
+    );
     send(res, outcome);
   });
 
