@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { applyCoupon, readCart } from '../protocol/index.ts';
-import { applyLog, entriesOf, headOf } from '../core/cart/apply-log.ts';
+import { applyLog, entriesOf } from '../core/cart/apply-log.ts';
 import { type TestNode, startNode } from './helpers/node.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -41,7 +41,7 @@ async function otherWriterAppends(cartId: string, code: string): Promise<void> {
   applyLog(doc, entriesOf(loaded), null, () => undefined);
   const before = Y.encodeStateVector(doc);
   applyCoupon(doc, code);
-  const res = await node.node.store.append(cartId, headOf(loaded), Y.encodeStateAsUpdate(doc, before), 'worker', 60_000);
+  const res = await node.node.store.append(cartId, loaded.version, Y.encodeStateAsUpdate(doc, before), 'worker', 60_000);
   expect(res.appended).toBe(true);
 }
 
