@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { CartError, DEFAULT_LIMITS, addLine, setQuantity, validateUpdate, writeCartFacts } from '../protocol/index.ts';
+import type { CartError} from '../protocol/index.ts';
+import { DEFAULT_LIMITS, addLine, setQuantity, validateUpdate, writeCartFacts } from '../protocol/index.ts';
 import { type TestNode, startNode } from './helpers/node.ts';
 import { RawDevice } from './helpers/raw-device.ts';
 
