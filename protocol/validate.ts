@@ -308,6 +308,9 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
       const restoredFact = ctx.restoring === true && (FACT_ROOTS as readonly string[]).includes(root);
       if (!INTENT.has(root) && !restoredFact) reject('E_UPDATE_FORBIDDEN_FIELD', `root ${JSON.stringify(root.slice(0, 40))} is written by the server only`);
       const content = item.content;
+      // A set whose value was since overwritten (collected) may have been a removal: give it the benefit.
+      const zeroOrGone = content instanceof Y.ContentDeleted || (content instanceof Y.ContentAny && (content.arr[0] as { q?: unknown } | undefined)?.q === 0);
+      if (root === 'lines' || (root === 'qset' && zeroOrGone)) describedOrRemoved.add(key);
       if (content instanceof Y.ContentDeleted) continue;
       // Same code as an item inside a nested type, whichever of the two the update carries first.
       if (content instanceof Y.ContentType) reject('E_UPDATE_FORBIDDEN_FIELD', 'nested types are not part of the cart schema');
@@ -317,8 +320,6 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
       if (restoredFact) continue;
       inserted += 1;
       checkValue(doc, root as IntentRoot, key, content.arr[0], item.id.client, ctx, root === 'lines' ? replacedValue(item) : 'none');
-      const value = content.arr[0] as { q?: unknown };
-      if (root === 'lines' || (root === 'qset' && value.q === 0)) describedOrRemoved.add(key);
       if (root === 'lines' || root === 'qset' || root === 'qadd') {
         touchesLines = true;
         touchedLines.add(root === 'qadd' ? key.slice(0, key.lastIndexOf(QADD_SEPARATOR)) : key);
