@@ -95,4 +95,20 @@ describe('restore from devices', () => {
     await waitFor(() => expect(device.doc.getMap('cart').get('segment')).toBeUndefined());
     device.close();
   });
+
+  it('hole 1: the claims of a token that joined the empty cart are the facts the restore writes', async () => {
+    const { cartId, token } = await node.createCart();
+    const subject = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub as string;
+    await loseCart(cartId);
+    const minted = await node.request('POST', '/v1/auth/tokens', { token: TEST_ADMIN_TOKEN, body: { subject, role: 'customer', carts: [cartId], segment: 'vip' } });
+    const copy = new Y.Doc();
+    addLine(copy, { sku: 'SHOE-RUN-01', quantity: 1 }, { id: subject, role: 'customer' });
+    const device = await RawDevice.open(node.url, minted.body.token as string, cartId);
+    expect((await device.sendFrame(writeSyncStep2(Y.encodeStateAsUpdate(copy)))).ok).toBe(true);
+    const restored = new Y.Doc();
+    applyLog(restored, entriesOf(await node.node.store.load(cartId, 0)).slice(0, 1), null, () => undefined);
+    expect(restored.getMap('cart').get('segment')).toBe('vip');
+    expect(readCart(restored).lines.map((l) => l.sku)).toEqual(['SHOE-RUN-01']);
+    device.close();
+  });
 });
