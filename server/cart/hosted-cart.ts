@@ -118,7 +118,7 @@ export class HostedCart {
     const from = this.version;
     const loaded = await this.opts.store.load(this.cartId, from);
     if (this.diverged(loaded, from)) {
-      await this.reseed(from === 0 ? loaded : null);
+      await this.reseed();
       return;
     }
     const entries = entriesOf(loaded);
@@ -157,9 +157,9 @@ export class HostedCart {
    * the tail of an append-only file). Merge in what the log holds now, then write everything this
    * node knows back as one entry, so no acknowledged change stays lost.
    */
-  private async reseed(fromZero: LoadResult | null): Promise<void> {
+  private async reseed(): Promise<void> {
     this.opts.log.warn('cart log lost changes of the hosted copy; re-seeding it', { cartId: this.cartId, hosted: this.version });
-    let loaded = fromZero ?? (await this.opts.store.load(this.cartId, 0));
+    let loaded = await this.opts.store.load(this.cartId, 0);
     for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
       applyLog(this.doc, entriesOf(loaded), LOG_ORIGIN, this.skipped);
       const update = Y.encodeStateAsUpdate(this.doc);
