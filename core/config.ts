@@ -86,6 +86,11 @@ export interface Config {
    * against the record limit; longer protects devices offline longer, shorter frees the limit sooner.
    */
   removedLineGraceSeconds: number;
+  /**
+   * Idempotency-Key records kept per scope (one cart, or one caller's cart creations): a new key
+   * beyond it evicts the scope's oldest, so no caller can grow Redis with keys.
+   */
+  maxIdempotencyKeys: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -122,6 +127,7 @@ export const DEFAULT_CONFIG: Config = {
   logLevel: 'info',
   maxBulkJsonBytes: 2 * 1024 * 1024,
   removedLineGraceSeconds: 24 * 3600,
+  maxIdempotencyKeys: 1000,
 };
 
 export class ConfigError extends Error {
@@ -153,6 +159,7 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_SHUTDOWN_GRACE_MS: ['shutdownGraceMs', 0, 120_000],
   LIVECART_MAX_BULK_JSON_BYTES: ['maxBulkJsonBytes', 64 * 1024, 64 * 1024 * 1024],
   LIVECART_REMOVED_LINE_GRACE_SECONDS: ['removedLineGraceSeconds', 0, 366 * 24 * 3600],
+  LIVECART_MAX_IDEMPOTENCY_KEYS: ['maxIdempotencyKeys', 1, 1_000_000],
 };
 
 const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {

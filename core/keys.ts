@@ -12,9 +12,17 @@ export class Keys {
     return { meta: `${tag}:meta`, log: `${tag}:log`, snap: `${tag}:snap` };
   }
 
-  /** One Idempotency-Key record of a cart (`digest`: hash of the caller and the key). */
-  idempotency(cartId: string, digest: string): string {
-    return `${this.prefix}:{${cartId}}:idem:${digest}`;
+  /**
+   * One Idempotency-Key record (`digest`: hash of the caller and the key) of a scope: a cart (its
+   * records share the cart's slot, so its appends store them), or one caller's cart creations.
+   */
+  idempotency(scope: string, digest: string): string {
+    return `${this.prefix}:{${scope}}:idem:${digest}`;
+  }
+
+  /** A scope's Idempotency-Key records by claim time (to keep their number bounded). */
+  idempotencyIndex(scope: string): string {
+    return `${this.prefix}:{${scope}}:idem`;
   }
 
   /** The catalog: one hash of products by SKU. */

@@ -17,6 +17,12 @@ export type ChangeOrigin =
   /** A worker's correction. */
   | { kind: 'worker'; job: string }
   /** Segment and region claims of a token that joined, stamped on the cart's facts. */
-  | { kind: 'claims'; subject: string };
+  | { kind: 'claims'; subject: string }
+  /**
+   * A device's copy restoring a cart whose log was empty, stored as its intent with the facts it
+   * carried deleted (protocol/SPEC.md §5): relayed to the restoring device too, which lacks those
+   * deletions and the server's facts.
+   */
+  | { kind: 'restore'; subject: string };
 
 export const LOG_ORIGIN: ChangeOrigin = Object.freeze({ kind: 'log' });

@@ -34,7 +34,8 @@ export interface ValidationContext {
   maxBytes: number;
   /**
    * The cart's log is empty (Redis lost it, or it expired) and a device's sync step 2 brings its
-   * copy back: its fact records are accepted too (guarantee 3) and revalidation re-derives them.
+   * copy back: fact records pass (their values unchecked) so the copy can be taken in whole, and
+   * the server then deletes every one of them before storing it (core/cart/restore.ts).
    */
   restoring?: boolean;
 }
@@ -265,6 +266,9 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
   };
 
   const touchedLines = new Set<string>();
+  // Lines this update writes a new description for, or sets to quantity 0: the only updates that
+  // may delete a line's description (§4: removal is a quantity of 0).
+  const describedOrRemoved = new Set<string>();
   const newKeys = { coupons: new Set<string>(), attrs: new Set<string>() };
   let inserted = 0;
   let touchesLines = false;
@@ -278,6 +282,9 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
       const restoredFact = ctx.restoring === true && (FACT_ROOTS as readonly string[]).includes(root);
       if (!INTENT.has(root) && !restoredFact) reject('E_UPDATE_FORBIDDEN_FIELD', `root ${JSON.stringify(root.slice(0, 40))} is written by the server only`);
       const content = item.content;
+      // A set whose value was since overwritten (collected) may have been a removal: give it the benefit.
+      const zeroOrGone = content instanceof Y.ContentDeleted || (content instanceof Y.ContentAny && (content.arr[0] as { q?: unknown } | undefined)?.q === 0);
+      if (root === 'lines' || (root === 'qset' && zeroOrGone)) describedOrRemoved.add(key);
       if (content instanceof Y.ContentDeleted) continue;
       // Same code as an item inside a nested type, whichever of the two the update carries first.
       if (content instanceof Y.ContentType) reject('E_UPDATE_FORBIDDEN_FIELD', 'nested types are not part of the cart schema');
@@ -312,6 +319,10 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, ctx: ValidationCo
         newDeletes += 1;
         const target = targetOfStored(struct);
         if (target === null || !INTENT.has(target.root)) reject('E_UPDATE_FORBIDDEN_FIELD', 'deletes a field written by the server only');
+        // Deleting a live line's description alone would keep its quantity and lose who added it.
+        if (target.root === 'lines' && !describedOrRemoved.has(target.key)) {
+          reject('E_UPDATE_FORBIDDEN_FIELD', `lines[${JSON.stringify(target.key.slice(0, 80))}]: remove a line by setting its quantity to 0`);
+        }
       }
     }
   }

@@ -89,7 +89,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const rules = new RulesStore(redis, config.keyPrefix);
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
   const revalidation = new RevalidationRequester(queues, log, config.revalidateDelayMs);
-  const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds);
+  const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds, config.maxIdempotencyKeys);
   const registry = new CartRegistry({
     store,
     limits: config.limits,

@@ -6,7 +6,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as Y from 'yjs';
-import { applyLog, entriesOf } from '../core/cart/apply-log.ts';
+import { applyLog, entriesOf, headOf } from '../core/cart/apply-log.ts';
 import type { Logger } from '../core/log.ts';
 import { COMPACT_QUEUE, type CompactJob, bullPrefix } from '../core/queues.ts';
 import type { CartStore } from '../core/redis/cart-store.ts';
@@ -26,7 +26,7 @@ export async function compactCart(store: CartStore, cartId: string, log?: Logger
     // An entry that cannot be applied is left out of the snapshot (it never showed anywhere).
     applyLog(doc, entriesOf(loaded), null, (version, err) => log?.error('compaction skipped a log entry that cannot be applied', { cartId, version, err }));
     const state = Y.encodeStateAsUpdate(doc);
-    const compacted = await store.saveSnapshot(cartId, state, loaded.version);
+    const compacted = await store.saveSnapshot(cartId, state, headOf(loaded));
     return { compacted, version: loaded.version, bytes: state.byteLength };
   } finally {
     doc.destroy();

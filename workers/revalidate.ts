@@ -28,8 +28,8 @@ import type { Logger } from '../core/log.ts';
 import type { WorkerMetrics } from '../core/metrics.ts';
 import type { Queues, RevalidateJob } from '../core/queues.ts';
 import type { CartStore } from '../core/redis/cart-store.ts';
-import { applyLog, entriesOf } from '../core/cart/apply-log.ts';
-import { writeAsThisProcess } from '../core/cart/writer-id.ts';
+import { applyLog, entriesOf, headOf } from '../core/cart/apply-log.ts';
+import { appendedAsThisProcess, writeAsThisProcess } from '../core/cart/writer-id.ts';
 import { publishCartChanged } from '../core/revalidation/notify.ts';
 import type { SkuIndex } from '../core/revalidation/sku-index.ts';
 
@@ -127,9 +127,10 @@ export async function revalidateCart(deps: RevalidateDeps, cartId: string, now =
       let version = loaded.version;
       if (update !== null) {
         const hasLines = liveLineIds(doc, deps.limits.maxQuantity).size > 0;
-        const res = await deps.store.append(cartId, loaded.version, update, 'worker', hasLines ? deps.cartTtlMs : deps.emptyCartTtlMs);
+        const res = await deps.store.append(cartId, headOf(loaded), update, 'worker', hasLines ? deps.cartTtlMs : deps.emptyCartTtlMs);
         // The cart changed while it was being priced: price the latest state instead.
         if (!res.appended) continue;
+        appendedAsThisProcess(doc);
         version = res.version;
         await publishCartChanged(deps.redis, deps.keyPrefix, cartId, version);
       }

@@ -4,7 +4,7 @@
  * should one get in anyway it is skipped and reported, never left to make the cart unloadable.
  */
 import * as Y from 'yjs';
-import type { LoadResult } from '../redis/cart-store.ts';
+import type { LoadResult, LogPosition } from '../redis/cart-store.ts';
 
 export interface LogEntry {
   update: Uint8Array;
@@ -36,4 +36,26 @@ export function applyLog(doc: Y.Doc, entries: readonly LogEntry[], origin: unkno
     },
     origin,
   );
+}
+
+/** The log position `loaded` brings a copy to: the version and the id of the entry there. */
+export function headOf(loaded: LoadResult): LogPosition {
+  const last = loaded.ids.length - 1;
+  if (last >= 0) return { version: loaded.versions[last] ?? loaded.version, entryId: loaded.ids[last] ?? '' };
+  if (loaded.snapshot && loaded.snapVersion === loaded.version) return { version: loaded.snapVersion, entryId: loaded.snapId };
+  return { version: loaded.version, entryId: loaded.idAtFrom };
+}
+
+/** True when `doc` holds inserts that the log state `loaded` (from version 0, or from a snapshot on) lacks. */
+export function holdsMoreThan(doc: Y.Doc, loaded: LoadResult, onSkip: (version: number, err: unknown) => void): boolean {
+  const logState = new Y.Doc({ gc: true, guid: doc.guid });
+  try {
+    applyLog(logState, entriesOf(loaded), null, onSkip);
+    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(doc))) {
+      if (Y.getState(logState.store, client) < clock) return true;
+    }
+    return false;
+  } finally {
+    logState.destroy();
+  }
 }

@@ -3,6 +3,7 @@
  * Every key of one cart carries the cart id as a hash tag, so the scripts run unchanged on Redis
  * Cluster (all of a cart's keys land in one slot).
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { Keys } from '../keys.ts';
@@ -10,19 +11,21 @@ import { Keys } from '../keys.ts';
 const lua = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 
 const SCRIPTS = {
-  appendUpdate: { numberOfKeys: 3, lua: lua('appendUpdate-3.lua') },
+  appendUpdate: { numberOfKeys: 4, lua: lua('appendUpdate-4.lua') },
   loadCart: { numberOfKeys: 3, lua: lua('loadCart-3.lua') },
   saveSnapshot: { numberOfKeys: 3, lua: lua('saveSnapshot-3.lua') },
   markRevalidated: { numberOfKeys: 1, lua: lua('markRevalidated-1.lua') },
+  claimIdempotency: { numberOfKeys: 2, lua: lua('claimIdempotency-2.lua') },
 } as const;
 
 type ScriptReply = Array<number | Buffer | null>;
 
 interface ScriptedRedis {
-  appendUpdateBuffer(k1: string, k2: string, k3: string, ...args: Array<string | number | Buffer>): Promise<ScriptReply>;
+  appendUpdateBuffer(k1: string, k2: string, k3: string, k4: string, ...args: Array<string | number | Buffer>): Promise<ScriptReply>;
   loadCartBuffer(k1: string, k2: string, k3: string, from: number): Promise<ScriptReply>;
-  saveSnapshot(k1: string, k2: string, k3: string, snapshot: Buffer, version: number): Promise<number>;
+  saveSnapshot(k1: string, k2: string, k3: string, snapshot: Buffer, version: number, id: string): Promise<number>;
   markRevalidated(meta: string, version: number): Promise<number>;
+  claimIdempotency(record: string, index: string, pending: string, pendingMs: number, now: number, keepMs: number, max: number): Promise<[number, string?]>;
 }
 
 /** Register the scripts on a connection (idempotent). ioredis sends EVALSHA and falls back to EVAL. */
@@ -43,8 +46,23 @@ export function cartKeys(prefix: string, cartId: string): CartKeys {
 }
 
 export type AppendResult =
-  | { appended: true; version: number; snapVersion: number }
-  | { appended: false; version: number };
+  | { appended: true; version: number; snapVersion: number; entryId: string }
+  /** `diverged`: the log is at the caller's version, but its entry there is not the caller's. */
+  | { appended: false; version: number; diverged: boolean };
+
+/** Where a change stands in the log: its version and the id of the entry at that version. */
+export interface LogPosition {
+  version: number;
+  /** '' when unknown (nothing loaded yet, or entries written before entries had ids). */
+  entryId: string;
+}
+
+/** An Idempotency-Key record stored by the same script as the entry (see server/rest/idempotency.ts). */
+export interface IdempotencyRecord {
+  key: string;
+  value: string;
+  ttlMs: number;
+}
 
 export interface LoadResult {
   /** The log's version (0: the cart does not exist in Redis). */
@@ -57,10 +75,20 @@ export interface LoadResult {
   updates: Uint8Array[];
   /** The version of each of `updates`. */
   versions: number[];
-  /** The origin tag each of `updates` was appended with (client, yws, rest, claims, worker, reseed). */
+  /** The origin tag each of `updates` was appended with (client, yws, rest, claims, restore, worker, reseed). */
   origins: string[];
+  /** The entry id of each of `updates`. */
+  ids: string[];
+  /** The id of the entry at the caller's version ('' when unknown: see loadCart-3.lua). */
+  idAtFrom: string;
+  /** The id of the entry the snapshot ends with. */
+  snapId: string;
   /** The last version a revalidation saw (0: never). */
   revalidated: number;
+}
+
+function text(v: number | Buffer | null | undefined): string {
+  return v instanceof Buffer ? v.toString() : '';
 }
 
 function toInt(v: number | Buffer | null | undefined): number {
@@ -83,12 +111,31 @@ export class CartStore {
     return cartKeys(this.prefix, cartId);
   }
 
-  /** Append `update` if the log is at `expectedVersion`. One round trip. */
-  async append(cartId: string, expectedVersion: number, update: Uint8Array, origin: string, ttlMs: number): Promise<AppendResult> {
+  /**
+   * Append `update` if the log is at `expected` (and, when its entry id is known, at that very
+   * entry). `record`: an Idempotency-Key outcome stored with the entry, all or nothing. One round trip.
+   */
+  async append(cartId: string, expected: number | LogPosition, update: Uint8Array, origin: string, ttlMs: number, record?: IdempotencyRecord): Promise<AppendResult> {
     const k = this.keys(cartId);
-    const reply = await this.redis.appendUpdateBuffer(k.meta, k.log, k.snap, expectedVersion, Buffer.from(update.buffer, update.byteOffset, update.byteLength), origin, ttlMs, Date.now());
-    if (toInt(reply[0]) === 1) return { appended: true, version: toInt(reply[1]), snapVersion: toInt(reply[2]) };
-    return { appended: false, version: toInt(reply[1]) };
+    const at: LogPosition = typeof expected === 'number' ? { version: expected, entryId: '' } : expected;
+    const entryId = randomBytes(9).toString('base64url');
+    const reply = await this.redis.appendUpdateBuffer(
+      k.meta,
+      k.log,
+      k.snap,
+      record?.key ?? k.meta,
+      at.version,
+      Buffer.from(update.buffer, update.byteOffset, update.byteLength),
+      origin,
+      ttlMs,
+      Date.now(),
+      entryId,
+      at.entryId,
+      record?.value ?? '',
+      record?.ttlMs ?? 0,
+    );
+    if (toInt(reply[0]) === 1) return { appended: true, version: toInt(reply[1]), snapVersion: toInt(reply[2]), entryId };
+    return { appended: false, version: toInt(reply[1]), diverged: toInt(reply[2]) === 1 };
   }
 
   /** Everything needed to bring a copy at `fromVersion` (0: empty) to the log's version. One round trip. */
@@ -99,20 +146,28 @@ export class CartStore {
     const updates: Uint8Array[] = [];
     const versions: number[] = [];
     const origins: string[] = [];
-    for (let i = 4; i + 2 < reply.length; i += 3) {
+    const ids: string[] = [];
+    for (let i = 6; i + 3 < reply.length; i += 4) {
       const entry = reply[i + 1];
       if (!(entry instanceof Buffer)) continue;
       versions.push(toInt(reply[i]));
       updates.push(new Uint8Array(entry));
-      const origin = reply[i + 2];
-      origins.push(origin instanceof Buffer ? origin.toString() : '');
+      origins.push(text(reply[i + 2]));
+      ids.push(text(reply[i + 3]));
     }
-    return { version: toInt(reply[0]), snapshot, snapVersion: toInt(reply[2]), revalidated: toInt(reply[3]), updates, versions, origins };
+    return { version: toInt(reply[0]), snapshot, snapVersion: toInt(reply[2]), revalidated: toInt(reply[3]), idAtFrom: text(reply[4]), snapId: text(reply[5]), updates, versions, origins, ids };
   }
 
-  async saveSnapshot(cartId: string, snapshot: Uint8Array, version: number): Promise<boolean> {
+  /** Fold the log up to `at` (the version and entry the snapshot was built from) into `snapshot`. */
+  async saveSnapshot(cartId: string, snapshot: Uint8Array, at: LogPosition): Promise<boolean> {
     const k = this.keys(cartId);
-    return (await this.redis.saveSnapshot(k.meta, k.log, k.snap, Buffer.from(snapshot), version)) === 1;
+    return (await this.redis.saveSnapshot(k.meta, k.log, k.snap, Buffer.from(snapshot), at.version, at.entryId)) === 1;
+  }
+
+  /** Claim an Idempotency-Key record (see claimIdempotency-2.lua): null when claimed, else the record held. */
+  async claimIdempotency(key: string, index: string, pending: string, pendingMs: number, keepMs: number, max: number): Promise<string | null> {
+    const reply = await this.redis.claimIdempotency(key, index, pending, pendingMs, Date.now(), keepMs, max);
+    return reply[0] === 1 ? null : String(reply[1] ?? '');
   }
 
   /** Record that a revalidation saw the cart up to `version` (never moves back; never recreates a gone cart). */

@@ -18,9 +18,10 @@ import {
   liveLineIds,
   validateUpdate,
 } from '../../protocol/index.ts';
-import type { CartStore } from '../../core/redis/cart-store.ts';
-import { applyLog, entriesOf } from '../../core/cart/apply-log.ts';
-import { writeAsThisProcess } from '../../core/cart/writer-id.ts';
+import type { CartStore, IdempotencyRecord, LoadResult, LogPosition } from '../../core/redis/cart-store.ts';
+import { applyLog, entriesOf, headOf, holdsMoreThan } from '../../core/cart/apply-log.ts';
+import { newCartFacts, restoredEntry } from '../../core/cart/restore.ts';
+import { appendedAsThisProcess, writeAsThisProcess } from '../../core/cart/writer-id.ts';
 import type { Logger } from '../../core/log.ts';
 
 export interface HostedCartOptions {
@@ -44,7 +45,7 @@ export type ChangeListener = (update: Uint8Array, meta: ChangeMeta, origin: Chan
 const MAX_APPEND_ATTEMPTS = 8;
 
 /** Origin tags of entries a node appended, and so relayed through the adapter itself. */
-const NODE_ORIGIN_TAGS = new Set(['client', 'yws', 'rest', 'claims']);
+const NODE_ORIGIN_TAGS = new Set(['client', 'yws', 'rest', 'claims', 'restore']);
 const RELAYED: ChangeOrigin = Object.freeze({ kind: 'log', relayed: true });
 const UNRELAYED: ChangeOrigin = Object.freeze({ kind: 'log', relayed: false });
 
@@ -57,6 +58,13 @@ export class HostedCart {
   readonly awareness: Awareness;
   /** Version of the log this doc is equal to. */
   version = 0;
+  /**
+   * Id of the log's entry at `version` ('' when unknown): a log that lost its tail and was written
+   * to again by others can be back at the same version with other entries.
+   */
+  private entryId = '';
+  /** Claims of a token that joined while the log was empty: written by the restore, or dropped. */
+  private pendingClaims: Partial<CartFacts> = {};
   /** The last version a revalidation saw, as of the last load from the log. */
   revalidated = 0;
   private readonly listeners = new Set<ChangeListener>();
@@ -109,13 +117,14 @@ export class HostedCart {
   private async catchUpNow(): Promise<void> {
     const from = this.version;
     const loaded = await this.opts.store.load(this.cartId, from);
-    if (loaded.version < from) {
-      await this.reseed(loaded.version);
+    if (this.diverged(loaded, from)) {
+      await this.reseed();
       return;
     }
     const entries = entriesOf(loaded);
     applyLog(this.doc, entries, LOG_ORIGIN, this.skipped);
     this.version = loaded.version;
+    this.entryId = headOf(loaded).entryId;
     this.revalidated = loaded.revalidated;
     let prev = from;
     entries.forEach(({ update, version }, i) => {
@@ -131,22 +140,42 @@ export class HostedCart {
   };
 
   /**
-   * The log is behind this doc: Redis lost data (a flush, a failover without persistence). Write
-   * everything this node knew back as one entry so no acknowledged change stays lost.
+   * Whether the log no longer holds the history this doc is equal to: it is behind this doc, or
+   * its entry at this doc's version is another one (it lost its tail, then others wrote to it).
    */
-  private async reseed(logVersion: number): Promise<void> {
-    this.opts.log.warn('cart log is behind the hosted copy; re-seeding it', { cartId: this.cartId, logVersion, hosted: this.version });
-    let expected = logVersion;
+  private diverged(loaded: LoadResult, from: number): boolean {
+    if (from === 0) return false;
+    if (loaded.version < from) return true;
+    if (loaded.idAtFrom !== '') return this.entryId !== '' && loaded.idAtFrom !== this.entryId;
+    // The entry at our version was folded into a snapshot, which came with the whole log state:
+    // judge by content (does this doc hold inserts the log lacks?).
+    return this.entryId !== '' && loaded.snapshot !== null && holdsMoreThan(this.doc, loaded, this.skipped);
+  }
+
+  /**
+   * The log lost changes this doc holds: Redis lost data (a flush, a failover without persistence,
+   * the tail of an append-only file). Merge in what the log holds now, then write everything this
+   * node knows back as one entry, so no acknowledged change stays lost.
+   */
+  private async reseed(): Promise<void> {
+    this.opts.log.warn('cart log lost changes of the hosted copy; re-seeding it', { cartId: this.cartId, hosted: this.version });
+    let loaded = await this.opts.store.load(this.cartId, 0);
     for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-      const res = await this.opts.store.append(this.cartId, expected, Y.encodeStateAsUpdate(this.doc), 'reseed', this.ttlMs(false));
+      applyLog(this.doc, entriesOf(loaded), LOG_ORIGIN, this.skipped);
+      const update = Y.encodeStateAsUpdate(this.doc);
+      const res = await this.opts.store.append(this.cartId, headOf(loaded), update, 'reseed', this.ttlMs(false));
       if (res.appended) {
+        const meta: ChangeMeta = { version: res.version, prev: this.version };
         this.version = res.version;
+        this.entryId = res.entryId;
+        // This node's devices get what the log's other writers wrote; other nodes catch up.
+        this.notify(update, meta, UNRELAYED);
+        this.opts.requestRevalidation(this.cartId);
+        this.opts.announce(this.cartId, res.version);
         return;
       }
       // Another node re-seeded (or wrote) first: take what the log has now, then write ours on top.
-      const loaded = await this.opts.store.load(this.cartId, 0);
-      applyLog(this.doc, entriesOf(loaded), LOG_ORIGIN, this.skipped);
-      expected = loaded.version;
+      loaded = await this.opts.store.load(this.cartId, 0);
     }
     throw new CartError('E_STORAGE_UNAVAILABLE', 'could not re-seed the cart log');
   }
@@ -169,7 +198,7 @@ export class HostedCart {
         const summary = validateUpdate(this.doc, update, { limits: this.opts.limits, actor, maxBytes, restoring });
         if (summary.insertedItems === 0 && summary.newDeletes === 0) return { version: this.version, prev: this.version };
         const prev = this.version;
-        if (await this.appendAndApply(update, origin, summary.touchesLines)) return { version: this.version, prev };
+        if (restoring ? await this.restore(update, actor, summary.touchesLines) : await this.appendAndApply(update, origin, summary.touchesLines)) return { version: this.version, prev };
         await this.catchUpNow();
       }
       throw new CartError('E_STORAGE_UNAVAILABLE', 'too much contention on the cart log');
@@ -177,39 +206,77 @@ export class HostedCart {
   }
 
   /**
-   * Make a server-side change (REST, worker): `change` runs on a scratch copy with a fresh client id,
-   * and the resulting update takes the same append path. Returns the change's result and the version.
+   * Store a restore: the device's intent, its facts deleted, and the server's facts of a new cart
+   * (plus the claims of a token that joined meanwhile). See core/cart/restore.ts.
    */
-  applyServerChange<T>(change: (doc: Y.Doc) => T, origin: ChangeOrigin): Promise<{ result: T; version: number }> {
+  private async restore(update: Uint8Array, actor: Actor, touchesLines: boolean): Promise<boolean> {
+    const { entry, scratch } = restoredEntry(this.cartId, this.doc, update, { ...newCartFacts(), ...this.pendingClaims });
+    try {
+      const appended = await this.appendAndApply(entry, { kind: 'restore', subject: actor.id }, touchesLines);
+      if (appended) {
+        appendedAsThisProcess(scratch);
+        this.pendingClaims = {};
+      }
+      return appended;
+    } finally {
+      scratch.destroy();
+    }
+  }
+
+  /**
+   * Make a server-side change (REST, worker): `change` runs on a scratch copy under this process's
+   * writer id, and the resulting update takes the same append path. `record`, when given, turns
+   * the change's result (on the changed scratch, at the version it would get) into an
+   * Idempotency-Key record stored by the same script as the change: the two cannot be separated.
+   * Returns the change's result, the version, and whether the record was stored.
+   */
+  applyServerChange<T>(
+    change: (doc: Y.Doc) => T,
+    origin: ChangeOrigin,
+    record?: (doc: Y.Doc, result: T, version: number) => IdempotencyRecord,
+  ): Promise<{ result: T; version: number; recorded: boolean }> {
     return this.serialize(async () => {
       await this.catchUpNow();
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
         const scratch = new Y.Doc({ gc: true, guid: this.cartId });
-        Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.doc));
-        writeAsThisProcess(scratch);
-        const { result, update } = captureChange(scratch, change);
-        const hasLines = liveLineIds(scratch, this.opts.limits.maxQuantity).size > 0;
-        scratch.destroy();
-        if (update === null) return { result, version: this.version };
-        if (await this.appendAndApply(update, origin, hasLines)) return { result, version: this.version };
+        try {
+          Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.doc));
+          writeAsThisProcess(scratch);
+          const { result, update } = captureChange(scratch, change);
+          if (update === null) return { result, version: this.version, recorded: false };
+          const hasLines = liveLineIds(scratch, this.opts.limits.maxQuantity).size > 0;
+          const stored = record?.(scratch, result, this.version + 1);
+          if (await this.appendAndApply(update, origin, hasLines, stored)) {
+            appendedAsThisProcess(scratch);
+            return { result, version: this.version, recorded: stored !== undefined };
+          }
+        } finally {
+          scratch.destroy();
+        }
         await this.catchUpNow();
       }
       throw new CartError('E_STORAGE_UNAVAILABLE', 'too much contention on the cart log');
     });
   }
 
-  private async appendAndApply(update: Uint8Array, origin: ChangeOrigin, touchesLines: boolean): Promise<boolean> {
+  private position(): LogPosition {
+    return { version: this.version, entryId: this.entryId };
+  }
+
+  private async appendAndApply(update: Uint8Array, origin: ChangeOrigin, touchesLines: boolean, record?: IdempotencyRecord): Promise<boolean> {
     let res;
     try {
-      res = await this.opts.store.append(this.cartId, this.version, update, originTag(origin), this.ttlMs(touchesLines));
+      res = await this.opts.store.append(this.cartId, this.position(), update, originTag(origin), this.ttlMs(touchesLines), record);
     } catch (err) {
       this.opts.log.warn('append failed', { cartId: this.cartId, err });
       throw new CartError('E_STORAGE_UNAVAILABLE');
     }
+    // Not appended: the caller catches up (which re-seeds when the log diverged) and retries.
     if (!res.appended) return false;
     const meta: ChangeMeta = { version: res.version, prev: this.version };
     Y.applyUpdate(this.doc, update, origin);
     this.version = res.version;
+    this.entryId = res.entryId;
     this.notify(update, meta, origin);
     if (origin.kind !== 'worker' && origin.kind !== 'log') this.opts.requestRevalidation(this.cartId);
     this.opts.announce(this.cartId, res.version);
@@ -237,6 +304,12 @@ export class HostedCart {
     if (principal.segment !== null && cart.get('segment') !== principal.segment) wanted.segment = principal.segment;
     if (principal.region !== null && cart.get('region') !== principal.region) wanted.region = principal.region;
     if (Object.keys(wanted).length === 0) return;
+    // An empty log: writing now would create the cart before a device restores it. The restore
+    // (or the next join once the cart exists) writes them.
+    if (this.version === 0) {
+      this.pendingClaims = wanted;
+      return;
+    }
     await this.applyServerChange((doc) => writeCartFacts(doc, wanted), { kind: 'claims', subject: principal.subject });
   }
 

@@ -20,8 +20,8 @@ import {
   setNote,
   setQuantity,
   writeCartFacts,
-  SCHEMA_VERSION,
 } from '../../protocol/index.ts';
+import { newCartFacts } from '../../core/cart/restore.ts';
 import { cartSchemas } from '../../protocol/schemas/index.ts';
 import type { Auth, Principal } from '../auth.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
@@ -30,7 +30,7 @@ import type { Config } from '../../core/config.ts';
 import type { ServerMetrics } from '../../core/metrics.ts';
 import { ROUTES } from './api.ts';
 import { parseBody } from './body.ts';
-import type { Idempotency, Outcome } from './idempotency.ts';
+import { type Claim, type Idempotency, type Outcome, scopeOfCreations } from './idempotency.ts';
 
 export interface CartRoutesDeps {
   registry: CartRegistry;
@@ -97,13 +97,19 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
 
   const actorOf = (p: Principal): Actor => ({ id: p.subject, role: p.role });
 
-  const mutate = async <T>(cart: HostedCart, principal: Principal, change: (doc: HostedCart['doc']) => T): Promise<{ result: T; version: number; view: CartView }> => {
+  /**
+   * Change the cart and answer with `respond`. With a claimed Idempotency-Key, the answer is
+   * computed on the changed document before the append and stored by it (see idempotency.ts).
+   */
+  const mutate = async <T>(cart: HostedCart, principal: Principal, claim: Claim | null, change: (doc: HostedCart['doc']) => T, respond: (view: CartView, result: T, version: number) => Outcome): Promise<Outcome> => {
     await cart.stampClaims(principal);
     const status = readCart(cart.doc).status;
     if (status !== 'open') throw new CartError('E_CART_CLOSED', `status is ${status}`);
-    const { result, version } = await cart.applyServerChange(change, { kind: 'rest', requestId: randomUUID() });
+    const record = claim && ((doc: HostedCart['doc'], result: T, version: number) => claim.record(respond(readCart(doc, config.limits), result, version)));
+    const { result, version, recorded } = await cart.applyServerChange(change, { kind: 'rest', requestId: randomUUID() }, record ?? undefined);
+    if (recorded && claim) claim.stored = true;
     metrics.changes({ origin: 'rest' });
-    return { result, version, view: readCart(cart.doc, config.limits) };
+    return respond(readCart(cart.doc, config.limits), result, version);
   };
 
   const findLine = (view: CartView, lineId: string): LineView => {
@@ -116,19 +122,25 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const token = bearer(req);
     const principal = token === undefined ? null : await auth.verify(token);
     parseBody(ROUTES.createCart.body, req.body ?? {});
-    const outcome = await idempotency.run(idempotencyKey(req), { cartId: 'new', subject: principal?.subject ?? 'anonymous' }, { route: 'create' }, async () => {
+    // Keys are scoped by caller; an anonymous caller has no scope of its own, and a replay would
+    // hand a stranger the first caller's token: its key is not honoured. The token is never stored:
+    // a replay mints a new one for the same caller and cart.
+    const key = principal === null ? undefined : idempotencyKey(req);
+    const scope = { scope: scopeOfCreations(principal?.subject ?? ''), subject: principal?.subject ?? '' };
+    const outcome = await idempotency.run(key, scope, { route: 'create' }, async () => {
       const cartId = randomBytes(16).toString('base64url');
       const cart = await holdCart(cartId, res);
-      await cart.applyServerChange((doc) => writeCartFacts(doc, { schema: SCHEMA_VERSION, status: 'open', currency: 'USD', totals: null, warnings: [] }), { kind: 'rest', requestId: randomUUID() });
-      const minted = await auth.mint({
-        subject: principal?.subject ?? `anon:${randomBytes(12).toString('base64url')}`,
-        role: principal?.role ?? 'customer',
-        carts: [cartId],
-        ttlSeconds: config.cartTokenTtlSeconds,
-      });
-      return { status: 201, body: { cartId, token: minted.token, expiresAt: new Date(minted.expiresAt).toISOString() } };
+      await cart.applyServerChange((doc) => writeCartFacts(doc, newCartFacts()), { kind: 'rest', requestId: randomUUID() });
+      return { status: 201, body: { cartId } };
     });
-    send(res, outcome);
+    const { cartId } = outcome.body as { cartId: string };
+    const minted = await auth.mint({
+      subject: principal?.subject ?? `anon:${randomBytes(12).toString('base64url')}`,
+      role: principal?.role ?? 'customer',
+      carts: [cartId],
+      ttlSeconds: config.cartTokenTtlSeconds,
+    });
+    send(res, { ...outcome, body: { cartId, token: minted.token, expiresAt: new Date(minted.expiresAt).toISOString() } });
   });
 
   router.get(ROUTES.getCart.path, async (req, res) => {
@@ -142,14 +154,19 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const body: unknown = req.body;
     const parsed = parseBody(cartSchemas(config.limits).addLine, body);
     const input = { ...parsed, options: parsed.options ?? {} };
-    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'add', body }, async () => {
-      const { result: lineId, version, view } = await mutate(cart, principal, (doc) => {
-        const exceeded = lineLimitExceeded(doc, [lineIdOf(input.sku, input.options)], config.limits);
-        if (exceeded !== null) throw new CartError('E_UPDATE_TOO_MANY_LINES', exceeded);
-        return addLine(doc, input, actorOf(principal), config.limits);
-      });
-      return { status: 201, body: { ...findLine(view, lineId), version } };
-    });
+    const outcome = await idempotency.run(idempotencyKey(req), { scope: cartId, subject: principal.subject }, { route: 'add', body }, (claim) =>
+      mutate(
+        cart,
+        principal,
+        claim,
+        (doc) => {
+          const exceeded = lineLimitExceeded(doc, [lineIdOf(input.sku, input.options)], config.limits);
+          if (exceeded !== null) throw new CartError('E_UPDATE_TOO_MANY_LINES', exceeded);
+          return addLine(doc, input, actorOf(principal), config.limits);
+        },
+        (view, lineId, version) => ({ status: 201, body: { ...findLine(view, lineId), version } }),
+      ),
+    );
     send(res, outcome);
   });
 
@@ -158,14 +175,18 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const lineId = String(req.params.lineId);
     const body: unknown = req.body;
     const { quantity, note } = parseBody(cartSchemas(config.limits).patchLine, body);
-    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'patch', lineId, body }, async () => {
+    const outcome = await idempotency.run(idempotencyKey(req), { scope: cartId, subject: principal.subject }, { route: 'patch', lineId, body }, async (claim) => {
       findLine(readCart(cart.doc, config.limits), lineId);
-      const { version, view } = await mutate(cart, principal, (doc) => {
-        if (note !== undefined) setNote(doc, lineId, note);
-        if (quantity !== undefined) setQuantity(doc, lineId, quantity);
-      });
-      if (quantity === 0) return { status: 204, body: null };
-      return { status: 200, body: { ...findLine(view, lineId), version } };
+      return mutate(
+        cart,
+        principal,
+        claim,
+        (doc) => {
+          if (note !== undefined) setNote(doc, lineId, note);
+          if (quantity !== undefined) setQuantity(doc, lineId, quantity);
+        },
+        (view, _, version) => (quantity === 0 ? { status: 204, body: null } : { status: 200, body: { ...findLine(view, lineId), version } }),
+      );
     });
     send(res, outcome);
   });
@@ -173,10 +194,9 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
   router.delete(ROUTES.deleteLine.path, async (req, res) => {
     const { cartId, principal, cart } = await openCart(req, res);
     const lineId = String(req.params.lineId);
-    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'delete', lineId }, async () => {
+    const outcome = await idempotency.run(idempotencyKey(req), { scope: cartId, subject: principal.subject }, { route: 'delete', lineId }, async (claim) => {
       findLine(readCart(cart.doc, config.limits), lineId);
-      await mutate(cart, principal, (doc) => removeLine(doc, lineId));
-      return { status: 204, body: null };
+      return mutate(cart, principal, claim, (doc) => removeLine(doc, lineId), () => ({ status: 204, body: null }));
     });
     send(res, outcome);
   });
@@ -185,10 +205,9 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const { cartId, principal, cart } = await openCart(req, res);
     const body: unknown = req.body;
     const codes = [...new Set(parseBody(cartSchemas(config.limits).coupons, body).codes.map((c) => c.toUpperCase()))];
-    const outcome = await idempotency.run(idempotencyKey(req), { cartId, subject: principal.subject }, { route: 'coupons', body }, async () => {
-      const { version, view } = await mutate(cart, principal, (doc) => setCoupons(doc, codes));
-      return { status: 200, body: { coupons: view.coupons, version } };
-    });
+    const outcome = await idempotency.run(idempotencyKey(req), { scope: cartId, subject: principal.subject }, { route: 'coupons', body }, (claim) =>
+      mutate(cart, principal, claim, (doc) => setCoupons(doc, codes), (view, _, version) => ({ status: 200, body: { coupons: view.coupons, version } })),
+    );
     send(res, outcome);
   });
 
