@@ -42,7 +42,10 @@ export interface Config {
   /** Largest REST JSON body. */
   maxJsonBytes: number;
   limits: CartLimits;
-  /** Seed the demo catalog when it is empty, and the demo pricing rules when none were ever stored. */
+  /**
+   * Seed the demo catalog when it is empty, and the demo pricing rules when none were ever stored.
+   * Default: on outside production, off with NODE_ENV=production.
+   */
   seedCatalog: boolean;
   /** A shop's own pricing / inventory services (see protocol/SPEC.md §13); unset: the built-in catalog. */
   pricingUrl: string | null;
@@ -212,6 +215,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = 
   if (seed !== null) {
     if (seed !== 'true' && seed !== 'false') throw new ConfigError('LIVECART_SEED_CATALOG must be true or false');
     config.seedCatalog = seed === 'true';
+  } else if (config.production) {
+    // Demo products in a real shop's catalog would be sold: production seeds only when asked.
+    config.seedCatalog = false;
   }
   const level = str('LIVECART_LOG_LEVEL');
   if (level !== null) {

@@ -60,6 +60,8 @@ export interface CartServerNode {
   rules: RulesStore;
   metrics: Metrics;
   serverMetrics: ReturnType<typeof createServerMetrics>;
+  /** Revalidations this node asked for; close() waits until they reached the queue. */
+  revalidation: RevalidationRequester;
   /** Start listening; resolves with the bound port. */
   listen(): Promise<number>;
   /**
@@ -235,6 +237,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     rules,
     metrics,
     serverMetrics,
+    revalidation,
     listen: async () => {
       await subscribed;
       await heartbeat?.start(dropGoneNodes);
@@ -252,11 +255,13 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       const drained = (async () => {
         await transport.drain();
         await registry.settled();
+        // Changes appended during the drain asked for revalidations: they reach the queue before it closes.
+        await revalidation.settled();
         while (requestsInFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
         return requestsInFlight === 0;
       })();
       const grace = new Promise<false>((resolve) => setTimeout(resolve, config.shutdownGraceMs, false).unref());
-      if (!(await Promise.race([drained, grace]))) log.warn('shutdown grace ran out with work in flight', { requestsInFlight });
+      if (!(await Promise.race([drained, grace]))) log.warn('shutdown grace ran out with work in flight', { requestsInFlight, revalidationsPending: revalidation.pending });
       await heartbeat?.stop();
       yws.closeAll(CLOSE.SHUTTING_DOWN);
       // Tell devices why their carts go quiet, so they reconnect (elsewhere) instead of waiting.

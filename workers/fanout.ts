@@ -1,6 +1,6 @@
 /**
  * Catalog fan-out: a price, stock or promotion change revalidates every open cart it can affect,
- * found through the SKU index (DESIGN.md §5 "Catalog change").
+ * found through the SKU index.
  */
 import type { Job } from 'bullmq';
 import type { CartStore } from '../core/redis/cart-store.ts';
