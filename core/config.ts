@@ -76,6 +76,8 @@ export interface Config {
   /** On SIGTERM, how long in-flight appends and REST calls get before the node closes anyway. */
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Limits against abuse (rates per IP and subject, byte budgets, connection caps) and exposure: see the end of this file. */
+  abuse: AbuseConfig;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -110,6 +112,7 @@ export const DEFAULT_CONFIG: Config = {
   nodeHeartbeatMs: 1000,
   shutdownGraceMs: 5000,
   logLevel: 'info',
+  abuse: abuseDefaults(),
 };
 
 export class ConfigError extends Error {
@@ -165,7 +168,7 @@ const STRING_VARS = new Set([
 ]);
 
 /** Every environment variable the server reads (README "Configuration" documents each). */
-export const CONFIG_VARIABLES: readonly string[] = [...STRING_VARS, ...Object.keys(INT_VARS), ...Object.keys(LIMIT_VARS)];
+export const CONFIG_VARIABLES: readonly string[] = [...STRING_VARS, ...Object.keys(INT_VARS), ...Object.keys(LIMIT_VARS), ...abuseVariables()];
 
 function parseInteger(name: string, raw: string, min: number, max: number): number {
   if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
@@ -176,9 +179,10 @@ function parseInteger(name: string, raw: string, min: number, max: number): numb
 
 /** Build the configuration from `env` on top of `base`. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = DEFAULT_CONFIG): Config {
-  const config: Config = { ...base, limits: { ...base.limits } };
+  const config: Config = { ...base, limits: { ...base.limits }, abuse: { ...base.abuse } };
+  const abuseNames = new Set(abuseVariables());
   for (const name of Object.keys(env)) {
-    if (name.startsWith('LIVECART_') && !STRING_VARS.has(name) && !(name in INT_VARS) && !(name in LIMIT_VARS)) {
+    if (name.startsWith('LIVECART_') && !STRING_VARS.has(name) && !(name in INT_VARS) && !(name in LIMIT_VARS) && !abuseNames.has(name)) {
       throw new ConfigError(`unknown setting ${name} (see README "Configuration")`);
     }
   }
@@ -224,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = 
     if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new ConfigError('LIVECART_LOG_LEVEL must be debug, info, warn, error or silent');
     config.logLevel = level as Config['logLevel'];
   }
+  loadAbuseConfig(env, config.abuse);
   validateConfig(config);
   return config;
 }
@@ -240,4 +245,100 @@ export function validateConfig(config: Config): void {
     config.maxHttpBufferSize = config.limits.maxSyncBytes * 2 + 4096;
   }
   if (config.emptyCartTtlSeconds > config.cartTtlSeconds) throw new ConfigError('LIVECART_EMPTY_CART_TTL_SECONDS must not exceed LIVECART_CART_TTL_SECONDS');
+}
+
+// ---- Abuse limits and exposure (protocol/SPEC.md "Limits"). Every limit holds against an
+// anonymous client: rates are counted cluster-wide in Redis, connection caps per node. Defaults are
+// generous for hundreds of shoppers behind one shared IP (a store's Wi-Fi, a carrier's NAT) and
+// refuse floods from one address well before they cost anything.
+
+export interface AbuseConfig {
+  /**
+   * Proxies in front of the node whose `X-Forwarded-For` entry is trusted (express `trust proxy`
+   * hops). 0: the client IP is the TCP peer, the header is ignored (a client could forge it).
+   */
+  trustProxyHops: number;
+  /** `POST /v1/carts` per IP: a burst of this many per `cartCreateBurstSeconds`… */
+  cartCreateBurst: number;
+  cartCreateBurstSeconds: number;
+  /** …and this many per hour (the sustained rate). */
+  cartCreatePerHour: number;
+  /** Every REST call, per IP and per token subject, in windows of `restWindowSeconds`. */
+  restPerIp: number;
+  restPerSubject: number;
+  restWindowSeconds: number;
+  /** Failed admin authentications per IP per `adminFailureSeconds`; past it, admin routes answer 429. */
+  adminFailures: number;
+  adminFailureSeconds: number;
+  /** Concurrent Socket.IO + /yjs connections from one IP on one node. */
+  maxConnectionsPerIp: number;
+  /** Bytes of changes one cart, and one token subject, may append per `writeBudgetSeconds`. */
+  writeBudgetCartBytes: number;
+  writeBudgetSubjectBytes: number;
+  writeBudgetSeconds: number;
+  /** Fold the log into the snapshot once this many bytes of changes piled up since the last snapshot. */
+  compactAfterBytes: number;
+  /** `Strict-Transport-Security` max-age in seconds; 0: not sent (set it when clients reach the node over TLS). */
+  hstsMaxAgeSeconds: number;
+  /** Bearer token GET /metrics requires; null: /metrics is open (keep it on a private network). */
+  metricsToken: string | null;
+}
+
+function abuseDefaults(): AbuseConfig {
+  return {
+    trustProxyHops: 0,
+    cartCreateBurst: 200,
+    cartCreateBurstSeconds: 10,
+    cartCreatePerHour: 3000,
+    restPerIp: 2000,
+    restPerSubject: 300,
+    restWindowSeconds: 10,
+    adminFailures: 100,
+    adminFailureSeconds: 300,
+    maxConnectionsPerIp: 2000,
+    writeBudgetCartBytes: 4 * 1024 * 1024,
+    writeBudgetSubjectBytes: 8 * 1024 * 1024,
+    writeBudgetSeconds: 60,
+    compactAfterBytes: 1024 * 1024,
+    hstsMaxAgeSeconds: 0,
+    metricsToken: null,
+  };
+}
+
+type AbuseIntKey = { [K in keyof AbuseConfig]: AbuseConfig[K] extends number ? K : never }[keyof AbuseConfig];
+
+function abuseIntVars(): Record<string, [AbuseIntKey, number, number]> {
+  return {
+    LIVECART_TRUST_PROXY_HOPS: ['trustProxyHops', 0, 10],
+    LIVECART_RATE_CART_CREATE_BURST: ['cartCreateBurst', 1, 1_000_000],
+    LIVECART_RATE_CART_CREATE_BURST_SECONDS: ['cartCreateBurstSeconds', 1, 3600],
+    LIVECART_RATE_CART_CREATE_PER_HOUR: ['cartCreatePerHour', 1, 100_000_000],
+    LIVECART_RATE_REST_PER_IP: ['restPerIp', 1, 100_000_000],
+    LIVECART_RATE_REST_PER_SUBJECT: ['restPerSubject', 1, 100_000_000],
+    LIVECART_RATE_REST_WINDOW_SECONDS: ['restWindowSeconds', 1, 3600],
+    LIVECART_RATE_ADMIN_FAILURES: ['adminFailures', 1, 1_000_000],
+    LIVECART_RATE_ADMIN_FAILURE_SECONDS: ['adminFailureSeconds', 1, 24 * 3600],
+    LIVECART_MAX_CONNECTIONS_PER_IP: ['maxConnectionsPerIp', 1, 10_000_000],
+    LIVECART_WRITE_BUDGET_CART_BYTES: ['writeBudgetCartBytes', 64 * 1024, 1024 * 1024 * 1024],
+    LIVECART_WRITE_BUDGET_SUBJECT_BYTES: ['writeBudgetSubjectBytes', 64 * 1024, 1024 * 1024 * 1024],
+    LIVECART_WRITE_BUDGET_SECONDS: ['writeBudgetSeconds', 1, 24 * 3600],
+    LIVECART_COMPACT_AFTER_BYTES: ['compactAfterBytes', 16 * 1024, 1024 * 1024 * 1024],
+    LIVECART_HSTS_MAX_AGE_SECONDS: ['hstsMaxAgeSeconds', 0, 2 * 366 * 24 * 3600],
+  };
+}
+
+function abuseVariables(): string[] {
+  return [...Object.keys(abuseIntVars()), 'LIVECART_METRICS_TOKEN'];
+}
+
+function loadAbuseConfig(env: NodeJS.ProcessEnv, abuse: AbuseConfig): void {
+  for (const [name, [key, min, max]] of Object.entries(abuseIntVars())) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') abuse[key] = parseInteger(name, raw, min, max);
+  }
+  const token = env.LIVECART_METRICS_TOKEN;
+  if (token !== undefined && token !== '') {
+    if (token.length < 16) throw new ConfigError('LIVECART_METRICS_TOKEN must be at least 16 characters');
+    abuse.metricsToken = token;
+  }
 }

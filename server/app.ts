@@ -2,10 +2,11 @@
  * One livecart server node: express (REST, health, metrics) + Socket.IO + the /yjs endpoint on one
  * HTTP server. Infrastructure (the Redis connection) is injected; nothing here connects on its own.
  */
-import { randomUUID } from 'node:crypto';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
@@ -34,6 +35,9 @@ import { errorHandler, notFound, sendError } from './rest/http-errors.ts';
 import { Idempotency } from './rest/idempotency.ts';
 import { type CartServer, attachSocketTransport, roomOf } from './transport/socketio.ts';
 import { createYwsEndpoint } from './transport/yws.ts';
+import { clientIp } from './limits/client-ip.ts';
+import { ConnectionCaps } from './limits/connection-caps.ts';
+import { RateLimits } from './limits/rate-limits.ts';
 
 export interface CartServerOptions {
   config: Config;
@@ -88,12 +92,16 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
   const revalidation = new RevalidationRequester(queues, log, config.revalidateDelayMs);
   const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds);
+  const limits = new RateLimits(redis, config.keyPrefix, config.abuse, log, metrics);
+  const connectionCaps = new ConnectionCaps(config.abuse.maxConnectionsPerIp);
   const registry = new CartRegistry({
     store,
     limits: config.limits,
     emptyCartTtlMs: config.emptyCartTtlSeconds * 1000,
     cartTtlMs: config.cartTtlSeconds * 1000,
     compactAfterChanges: config.compactAfterChanges,
+    compactAfterBytes: config.abuse.compactAfterBytes,
+    chargeWrite: (cartId, subject, bytes) => limits.chargeWrite(cartId, subject, bytes),
     idleUnloadMs: config.idleUnloadMs,
     requestCompaction: (cartId) => {
       queues.requestCompaction(cartId).catch((err: unknown) => log.warn('could not enqueue compaction', { cartId, err }));
@@ -109,6 +117,14 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('trust proxy', config.abuse.trustProxyHops);
+  // Answers are JSON: nothing may run, frame or sniff them as HTML. HSTS only when clients come over TLS.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      strictTransportSecurity: config.abuse.hstsMaxAgeSeconds > 0 ? { maxAge: config.abuse.hstsMaxAgeSeconds, includeSubDomains: false } : false,
+    }),
+  );
   app.use(express.json({ limit: config.maxJsonBytes }));
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
@@ -127,7 +143,12 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     ]);
     res.status(ready ? 200 : 503).json({ ready, redis: ready ? 'ok' : 'unavailable' });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res) => {
+    if (!metricsAuthorized(config.abuse.metricsToken, req.headers.authorization)) {
+      res.set('www-authenticate', 'Bearer');
+      sendError(res, new CartError(req.headers.authorization === undefined ? 'E_AUTH_MISSING' : 'E_AUTH_INVALID'));
+      return;
+    }
     res.type('text/plain; version=0.0.4').send(await metrics.render());
   });
   app.use((req, res, next) => {
@@ -146,6 +167,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     res.once('close', finished);
     next();
   });
+  app.use(limits.rest(auth));
   app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
   app.use(catalogRoutes(catalog));
   app.use(adminRoutes(auth, config.adminToken));
@@ -188,12 +210,34 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   }
   // Socket.IO keeps each connection's HTTP upgrade request (headers, buffers) for its whole life;
   // nothing here reads it after the handshake (socket.handshake keeps what auth needs).
-  io.engine.on('connection', (raw: { request: unknown }) => {
+  // Connections per IP: counted per engine connection (whatever its namespaces do), refused in the
+  // first middleware with a typed error the client can read.
+  const overCap = new WeakSet<object>();
+  io.engine.on('connection', (raw: { request: { socket: { remoteAddress?: string }; headers: IncomingHttpHeaders } | null; once(event: 'close', fn: () => void): void }) => {
+    const ip = raw.request ? clientIp(raw.request.socket.remoteAddress, raw.request.headers, config.abuse.trustProxyHops) : 'unknown';
+    if (connectionCaps.tryOpen(ip)) raw.once('close', () => connectionCaps.close(ip));
+    else overCap.add(raw);
     raw.request = null;
+  });
+  io.use((socket, next) => {
+    if (!overCap.has(socket.conn)) return next();
+    const wire = new CartError('E_TOO_MANY_CONNECTIONS').toWire();
+    serverMetrics.rejected({ code: wire.code, transport: 'socketio' });
+    next(Object.assign(new Error(wire.message), { data: wire }));
   });
   const transport = attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics, clustered, nodeId });
   const yws = createYwsEndpoint({ registry, auth, config, log, metrics: serverMetrics });
   http.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').startsWith('/yjs')) {
+      const ip = clientIp(req.socket.remoteAddress, req.headers, config.abuse.trustProxyHops);
+      if (!connectionCaps.tryOpen(ip)) {
+        serverMetrics.rejected({ code: 'E_TOO_MANY_CONNECTIONS', transport: 'yws' });
+        const body = JSON.stringify({ error: new CartError('E_TOO_MANY_CONNECTIONS').toWire() });
+        socket.end(`HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 1\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        return;
+      }
+      socket.once('close', () => connectionCaps.close(ip));
+    }
     if (yws.handleUpgrade(req, socket, head)) return;
     if (!(req.url ?? '').startsWith('/socket.io/')) socket.destroy();
   });
@@ -275,4 +319,12 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       for (const client of adapterClients) client.disconnect();
     },
   };
+}
+
+/** Whether a GET /metrics with this Authorization header may read the metrics (open without a token). */
+function metricsAuthorized(token: string | null, header: string | undefined): boolean {
+  if (token === null) return true;
+  const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1] ?? '');
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }

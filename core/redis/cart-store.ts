@@ -43,7 +43,7 @@ export function cartKeys(prefix: string, cartId: string): CartKeys {
 }
 
 export type AppendResult =
-  | { appended: true; version: number; snapVersion: number }
+  | { appended: true; version: number; snapVersion: number; logBytes: number }
   | { appended: false; version: number };
 
 export interface LoadResult {
@@ -87,7 +87,7 @@ export class CartStore {
   async append(cartId: string, expectedVersion: number, update: Uint8Array, origin: string, ttlMs: number): Promise<AppendResult> {
     const k = this.keys(cartId);
     const reply = await this.redis.appendUpdateBuffer(k.meta, k.log, k.snap, expectedVersion, Buffer.from(update.buffer, update.byteOffset, update.byteLength), origin, ttlMs, Date.now());
-    if (toInt(reply[0]) === 1) return { appended: true, version: toInt(reply[1]), snapVersion: toInt(reply[2]) };
+    if (toInt(reply[0]) === 1) return { appended: true, version: toInt(reply[1]), snapVersion: toInt(reply[2]), logBytes: toInt(reply[3]) };
     return { appended: false, version: toInt(reply[1]) };
   }
 
@@ -123,6 +123,11 @@ export class CartStore {
 
   async exists(cartId: string): Promise<boolean> {
     return (await this.redis.exists(this.keys(cartId).meta)) === 1;
+  }
+
+  /** Bytes of updates in the log since the last snapshot, as the append script counts them (tests, metrics). */
+  async logBytes(cartId: string): Promise<number> {
+    return Number((await this.redis.hget(this.keys(cartId).meta, 'logBytes')) ?? 0);
   }
 
   /** Number of log entries not yet folded into the snapshot (for tests and metrics). */

@@ -29,6 +29,13 @@ export interface HostedCartOptions {
   emptyCartTtlMs: number;
   cartTtlMs: number;
   compactAfterChanges: number;
+  /** Also fold it once this many bytes of changes piled up since the last snapshot. */
+  compactAfterBytes: number;
+  /**
+   * Charge a device's or REST change of `bytes` to the write budgets of the cart and of `subject`
+   * (null: no subject) before it is appended; rejects (CartError, retryable) when spent.
+   */
+  chargeWrite: (cartId: string, subject: string | null, bytes: number) => Promise<void>;
   /** Called when the log has grown enough since the last snapshot to be worth folding. */
   requestCompaction: (cartId: string) => void;
   /** Called after every accepted intent change (device, stock Yjs client, REST). */
@@ -169,6 +176,7 @@ export class HostedCart {
         const summary = validateUpdate(this.doc, update, { limits: this.opts.limits, actor, maxBytes, restoring });
         if (summary.insertedItems === 0 && summary.newDeletes === 0) return { version: this.version, prev: this.version };
         const prev = this.version;
+        if (attempt === 0) await this.opts.chargeWrite(this.cartId, actor.id, update.byteLength);
         if (await this.appendAndApply(update, origin, summary.touchesLines)) return { version: this.version, prev };
         await this.catchUpNow();
       }
@@ -191,6 +199,8 @@ export class HostedCart {
         const hasLines = liveLineIds(scratch, this.opts.limits.maxQuantity).size > 0;
         scratch.destroy();
         if (update === null) return { result, version: this.version };
+        // REST callers' own rate is limited per subject at the door; their bytes count against the cart.
+        if (attempt === 0 && origin.kind === 'rest') await this.opts.chargeWrite(this.cartId, null, update.byteLength);
         if (await this.appendAndApply(update, origin, hasLines)) return { result, version: this.version };
         await this.catchUpNow();
       }
@@ -213,7 +223,7 @@ export class HostedCart {
     this.notify(update, meta, origin);
     if (origin.kind !== 'worker' && origin.kind !== 'log') this.opts.requestRevalidation(this.cartId);
     this.opts.announce(this.cartId, res.version);
-    if (res.version - res.snapVersion >= this.opts.compactAfterChanges) this.opts.requestCompaction(this.cartId);
+    if (res.version - res.snapVersion >= this.opts.compactAfterChanges || res.logBytes >= this.opts.compactAfterBytes) this.opts.requestCompaction(this.cartId);
     return true;
   }
 

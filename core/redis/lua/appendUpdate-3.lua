@@ -11,7 +11,8 @@
   ARGV[5] now, in milliseconds (the cart's creation time when this is its first entry)
 
   Returns
-    { 1, version, snapVersion }   appended; version is the new entry's sequence number
+    { 1, version, snapVersion, logBytes }   appended; version is the new entry's sequence number,
+                                  logBytes the bytes of updates in the log since the snapshot
     { 0, version }                not appended: the log is at `version`, catch up and retry
 ]]
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
@@ -26,4 +27,6 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
 local snapVersion = tonumber(redis.call('HGET', KEYS[1], 'snapVersion') or '0')
-return { 1, version, snapVersion }
+-- Bytes since the snapshot, so compaction can be asked for by size as well as by count.
+local logBytes = redis.call('HINCRBY', KEYS[1], 'logBytes', #ARGV[2])
+return { 1, version, snapVersion, logBytes }
