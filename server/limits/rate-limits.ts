@@ -124,7 +124,6 @@ export class RateLimits {
       }
     } catch (err) {
       if (!(err instanceof RetryLaterError)) throw err;
-      res.set('retry-after', String(err.retryAfterSeconds));
       sendError(res, err);
       return false;
     }
