@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { type Workers, providerFromConfig, startWorkers } from '../workers/index.ts';
 import { createCartServer, type CartServerNode } from '../server/app.ts';
+import { metricsAuthorized } from '../server/limits/metrics-token.ts';
 import { CatalogStore, loadSeed } from '../core/catalog/catalog-store.ts';
 import { RulesStore, loadRulesSeed } from '../core/catalog/rules-store.ts';
 import { ConfigError, loadConfig, type Config } from '../core/config.ts';
@@ -161,6 +162,8 @@ function serveWorkerHealth(config: Config, metrics: Metrics): Promise<HttpServer
   const server = createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    } else if (req.url === '/metrics' && !metricsAuthorized(config.abuse.metricsToken, req.headers.authorization)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{"error":{"code":"E_AUTH_INVALID","message":"The token is malformed or its signature is wrong.","retryable":false}}');
     } else if (req.url === '/metrics') {
       metrics.render().then(
         (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),

@@ -2,7 +2,7 @@
  * One livecart server node: express (REST, health, metrics) + Socket.IO + the /yjs endpoint on one
  * HTTP server. Infrastructure (the Redis connection) is injected; nothing here connects on its own.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -37,6 +37,7 @@ import { type CartServer, attachSocketTransport, roomOf } from './transport/sock
 import { createYwsEndpoint } from './transport/yws.ts';
 import { clientIp } from './limits/client-ip.ts';
 import { ConnectionCaps } from './limits/connection-caps.ts';
+import { metricsAuthorized } from './limits/metrics-token.ts';
 import { RateLimits } from './limits/rate-limits.ts';
 
 export interface CartServerOptions {
@@ -321,10 +322,3 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   };
 }
 
-/** Whether a GET /metrics with this Authorization header may read the metrics (open without a token). */
-function metricsAuthorized(token: string | null, header: string | undefined): boolean {
-  if (token === null) return true;
-  const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1] ?? '');
-  const wanted = Buffer.from(token);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
