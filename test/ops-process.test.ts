@@ -134,4 +134,14 @@ describe('entry point', () => {
     });
     expect(citing).toEqual([]);
   });
+
+  it('hole 7: the image and the start scripts run node itself, so SIGTERM reaches the server', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const cmd = /^CMD (.*)$/m.exec(dockerfile)?.[1];
+    expect(cmd && (JSON.parse(cmd) as string[])[0]).toBe('node');
+    expect(dockerfile).not.toMatch(/^ENTRYPOINT/m);
+    const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    // npm runs scripts with `sh -c`, which (dash) forks instead of exec'ing: `exec` makes node npm's child.
+    for (const name of ['start', 'start:server', 'start:worker']) expect(scripts[name]).toMatch(/^exec node /);
+  });
 });
