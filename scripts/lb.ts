@@ -203,8 +203,12 @@ export async function startLoadBalancer(opts: LoadBalancerOptions): Promise<Load
     upstream.once('connect', () => {
       connected = true;
       // Replay the client's request as received (raw header names and order), then splice the sockets.
+      // X-Forwarded-For gains the client's address, as on proxied requests (the nodes' per-IP limits).
       let head0 = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
-      for (let h = 0; h < req.rawHeaders.length; h += 2) head0 += `${req.rawHeaders[h]}: ${req.rawHeaders[h + 1]}\r\n`;
+      for (let h = 0; h < req.rawHeaders.length; h += 2) {
+        if (req.rawHeaders[h]!.toLowerCase() !== 'x-forwarded-for') head0 += `${req.rawHeaders[h]}: ${req.rawHeaders[h + 1]}\r\n`;
+      }
+      head0 += `X-Forwarded-For: ${[req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ')}\r\n`;
       upstream.write(`${head0}\r\n`);
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);

@@ -44,7 +44,7 @@ export interface CartServerOptions {
   config: Config;
   /** The Redis connection for cart logs, catalog and queues (not closed by close()). */
   redis: Redis;
-  /** Secret for HS256 tokens (config.jwtSecret, or the dev secret main.ts generated). */
+  /** Secret for HS256 tokens (config.jwtSecret, or the dev secret bin/livecart.ts generated). */
   jwtSecret: string;
   log: Logger;
   /** Shared with the workers when they run in the same process (one /metrics for both). */
