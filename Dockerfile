@@ -1,4 +1,4 @@
-# One image for both roles: `npm run start:server` (default) or `npm run start:worker`.
+# One image for both roles: the server (default) or the workers (the same command with `--role worker`).
 FROM node:20-slim
 WORKDIR /app
 ENV NODE_ENV=production
@@ -13,4 +13,6 @@ COPY workers ./workers
 COPY client ./client
 COPY tsconfig.json ./
 EXPOSE 3000
-CMD ["npm", "run", "start:server"]
+# node itself is PID 1 (no npm or shell in between), so `docker stop`'s SIGTERM reaches the server
+# and starts its graceful shutdown.
+CMD ["node", "--import", "tsx", "bin/livecart.ts", "--role", "server"]

@@ -146,6 +146,11 @@ export class BenchSystem {
       // The load generator multiplexes many edits per connection: no per-connection rate limit.
       LIVECART_SOCKET_RATE: '100000',
       LIVECART_SOCKET_BURST: '1000000',
+      // Every simulated shopper comes from 127.0.0.1: per-IP limits would refuse the load itself.
+      LIVECART_RATE_CART_CREATE_BURST: '1000000',
+      LIVECART_RATE_CART_CREATE_PER_HOUR: '100000000',
+      LIVECART_RATE_REST_PER_IP: '100000000',
+      LIVECART_MAX_CONNECTIONS_PER_IP: '10000000',
       LIVECART_SEED_CATALOG: 'true',
       LIVECART_DATA_DIR: this.redisDir ?? tmpdir(),
       ...this.opts.settings,

@@ -6,11 +6,12 @@ import { Redis } from 'ioredis';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { type Workers, providerFromConfig, startWorkers } from '../workers/index.ts';
 import { createCartServer, type CartServerNode } from '../server/app.ts';
+import { metricsAuthorized } from '../server/limits/metrics-token.ts';
 import { CatalogStore, loadSeed } from '../core/catalog/catalog-store.ts';
 import { RulesStore, loadRulesSeed } from '../core/catalog/rules-store.ts';
 import { ConfigError, loadConfig, type Config } from '../core/config.ts';
 import { type EmbeddedRedis, EmbeddedRedisError, devAdminToken, devJwtSecret, startRedisServer } from '../core/embedded-redis.ts';
-import { createLogger } from '../core/log.ts';
+import { createLogger, maskUrlPassword } from '../core/log.ts';
 import { Metrics } from '../core/metrics.ts';
 
 type Role = 'all' | 'server' | 'worker';
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel, { role, pid: process.pid });
+  // From the first await on: a rejection nobody handled is a bug to report, not a reason to crash.
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { err: reason instanceof Error ? reason : String(reason) }));
 
   let embedded: EmbeddedRedis | null = null;
   let redisUrl = config.redisUrl;
@@ -58,6 +61,14 @@ async function main(): Promise<void> {
   const generatedAdminToken = config.adminToken === null && !config.production;
   if (generatedAdminToken) config = { ...config, adminToken: devAdminToken(config.dataDir) };
 
+  // A Redis that cannot be reached at start is a configuration problem: one line naming it, exit 1
+  // (rather than a reconnect warning per attempt from every connection).
+  const unreachable = await reachRedis(redisUrl);
+  if (unreachable !== null) {
+    console.error(`livecart: cannot reach Redis at ${maskUrlPassword(redisUrl)} (${unreachable}); check REDIS_URL`);
+    if (embedded) await embedded.stop();
+    process.exit(1);
+  }
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
   redis.on('error', (err) => log.warn('redis connection error', { err }));
 
@@ -112,19 +123,38 @@ async function main(): Promise<void> {
     log.info('shutting down', { signal });
     const deadline = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5000);
     deadline.unref();
+    let code = 0;
     try {
       if (node) await node.close();
       workerHttp?.close();
       if (workers) await workers.close();
       redis.disconnect();
       if (embedded) await embedded.stop();
+    } catch (err) {
+      log.error('shutdown failed', { err: err instanceof Error ? err : String(err) });
+      code = 1;
     } finally {
-      process.exit(0);
+      process.exit(code);
     }
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { err: reason instanceof Error ? reason : String(reason) }));
+}
+
+/** Why `url` cannot be reached (null: it answered PING), within a few seconds and without retries. */
+async function reachRedis(url: string): Promise<string | null> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000, enableOfflineQueue: false });
+  let last: string | null = null;
+  probe.on('error', (err: Error) => (last = err.message));
+  try {
+    await probe.connect();
+    await probe.ping();
+    return null;
+  } catch (err) {
+    return last ?? (err instanceof Error ? err.message : String(err));
+  } finally {
+    probe.disconnect();
+  }
 }
 
 /** A worker-only process answers GET /healthz and GET /metrics on PORT (for probes and scrapers). */
@@ -132,8 +162,13 @@ function serveWorkerHealth(config: Config, metrics: Metrics): Promise<HttpServer
   const server = createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    } else if (req.url === '/metrics' && !metricsAuthorized(config.abuse.metricsToken, req.headers.authorization)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{"error":{"code":"E_AUTH_INVALID","message":"The token is malformed or its signature is wrong.","retryable":false}}');
     } else if (req.url === '/metrics') {
-      metrics.render().then((text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text));
+      metrics.render().then(
+        (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),
+        () => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"code":"E_INTERNAL","message":"Internal error.","retryable":true}}'),
+      );
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"E_NOT_FOUND","message":"No such route.","retryable":false}}');
     }
@@ -145,6 +180,6 @@ function serveWorkerHealth(config: Config, metrics: Metrics): Promise<HttpServer
 }
 
 main().catch((err: unknown) => {
-  console.error('livecart: failed to start:', err);
+  console.error('livecart: failed to start:', err instanceof Error ? (err.stack ?? err.message) : String(err));
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 /**
- * Gap detection on the cart's version (guarantee 2 of DESIGN.md): relayed changes carry their log
+ * Gap detection on the cart's version (no device misses a change for good): relayed changes carry their log
  * position `{ version, prev }`; a change whose `prev` is beyond what this device has seen means a
  * change was lost on the way (pub/sub drops messages across a Redis reconnect), so the device must
  * pull. Changes can arrive out of order across nodes, so a gap is only reported, and the caller

@@ -44,7 +44,10 @@ export interface Config {
   /** Largest REST JSON body. */
   maxJsonBytes: number;
   limits: CartLimits;
-  /** Seed the demo catalog when it is empty, and the demo pricing rules when none were ever stored. */
+  /**
+   * Seed the demo catalog when it is empty, and the demo pricing rules when none were ever stored.
+   * Default: on outside production, off with NODE_ENV=production.
+   */
   seedCatalog: boolean;
   /** A shop's own pricing / inventory services (see protocol/SPEC.md §13); unset: the built-in catalog. */
   pricingUrl: string | null;
@@ -91,6 +94,8 @@ export interface Config {
    * beyond it evicts the scope's oldest, so no caller can grow Redis with keys.
    */
   maxIdempotencyKeys: number;
+  /** Limits against abuse (rates per IP and subject, byte budgets, connection caps) and exposure: see the end of this file. */
+  abuse: AbuseConfig;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -128,6 +133,7 @@ export const DEFAULT_CONFIG: Config = {
   maxBulkJsonBytes: 2 * 1024 * 1024,
   removedLineGraceSeconds: 24 * 3600,
   maxIdempotencyKeys: 1000,
+  abuse: abuseDefaults(),
 };
 
 export class ConfigError extends Error {
@@ -186,7 +192,7 @@ const STRING_VARS = new Set([
 ]);
 
 /** Every environment variable the server reads (README "Configuration" documents each). */
-export const CONFIG_VARIABLES: readonly string[] = [...STRING_VARS, ...Object.keys(INT_VARS), ...Object.keys(LIMIT_VARS)];
+export const CONFIG_VARIABLES: readonly string[] = [...STRING_VARS, ...Object.keys(INT_VARS), ...Object.keys(LIMIT_VARS), ...abuseVariables()];
 
 /** `raw` by `schema`, or a ConfigError naming the variable. */
 function envValue<S extends z.ZodType>(name: string, schema: S, raw: string): z.output<S> {
@@ -211,9 +217,10 @@ const BOOLEAN = choice(['true', 'false'], 'true or false');
 
 /** Build the configuration from `env` on top of `base`. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = DEFAULT_CONFIG): Config {
-  const config: Config = { ...base, limits: { ...base.limits } };
+  const config: Config = { ...base, limits: { ...base.limits }, abuse: { ...base.abuse } };
+  const abuseNames = new Set(abuseVariables());
   for (const name of Object.keys(env)) {
-    if (name.startsWith('LIVECART_') && !STRING_VARS.has(name) && !(name in INT_VARS) && !(name in LIMIT_VARS)) {
+    if (name.startsWith('LIVECART_') && !STRING_VARS.has(name) && !(name in INT_VARS) && !(name in LIMIT_VARS) && !abuseNames.has(name)) {
       throw new ConfigError(`unknown setting ${name} (see README "Configuration")`);
     }
   }
@@ -245,8 +252,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = 
   if (adapter !== null) config.socketAdapter = envValue('LIVECART_SOCKET_ADAPTER', SOCKET_ADAPTER, adapter);
   const seed = str('LIVECART_SEED_CATALOG');
   if (seed !== null) config.seedCatalog = envValue('LIVECART_SEED_CATALOG', BOOLEAN, seed) === 'true';
+  // Demo products in a real shop's catalog would be sold: production seeds only when asked.
+  else if (config.production) config.seedCatalog = false;
   const level = str('LIVECART_LOG_LEVEL');
   if (level !== null) config.logLevel = envValue('LIVECART_LOG_LEVEL', LOG_LEVEL, level);
+  loadAbuseConfig(env, config.abuse);
   validateConfig(config);
   return config;
 }
@@ -263,4 +273,100 @@ export function validateConfig(config: Config): void {
     config.maxHttpBufferSize = config.limits.maxSyncBytes * 2 + 4096;
   }
   if (config.emptyCartTtlSeconds > config.cartTtlSeconds) throw new ConfigError('LIVECART_EMPTY_CART_TTL_SECONDS must not exceed LIVECART_CART_TTL_SECONDS');
+}
+
+// ---- Abuse limits and exposure (protocol/SPEC.md "Limits"). Every limit holds against an
+// anonymous client: rates are counted cluster-wide in Redis, connection caps per node. Defaults are
+// generous for hundreds of shoppers behind one shared IP (a store's Wi-Fi, a carrier's NAT) and
+// refuse floods from one address well before they cost anything.
+
+export interface AbuseConfig {
+  /**
+   * Proxies in front of the node whose `X-Forwarded-For` entry is trusted (express `trust proxy`
+   * hops). 0: the client IP is the TCP peer, the header is ignored (a client could forge it).
+   */
+  trustProxyHops: number;
+  /** `POST /v1/carts` per IP: a burst of this many per `cartCreateBurstSeconds`… */
+  cartCreateBurst: number;
+  cartCreateBurstSeconds: number;
+  /** …and this many per hour (the sustained rate). */
+  cartCreatePerHour: number;
+  /** Every REST call, per IP and per token subject, in windows of `restWindowSeconds`. */
+  restPerIp: number;
+  restPerSubject: number;
+  restWindowSeconds: number;
+  /** Failed admin authentications per IP per `adminFailureSeconds`; past it, admin routes answer 429. */
+  adminFailures: number;
+  adminFailureSeconds: number;
+  /** Concurrent Socket.IO + /yjs connections from one IP on one node. */
+  maxConnectionsPerIp: number;
+  /** Bytes of changes one cart, and one token subject, may append per `writeBudgetSeconds`. */
+  writeBudgetCartBytes: number;
+  writeBudgetSubjectBytes: number;
+  writeBudgetSeconds: number;
+  /** Fold the log into the snapshot once this many bytes of changes piled up since the last snapshot. */
+  compactAfterBytes: number;
+  /** `Strict-Transport-Security` max-age in seconds; 0: not sent (set it when clients reach the node over TLS). */
+  hstsMaxAgeSeconds: number;
+  /** Bearer token GET /metrics requires; null: /metrics is open (keep it on a private network). */
+  metricsToken: string | null;
+}
+
+function abuseDefaults(): AbuseConfig {
+  return {
+    trustProxyHops: 0,
+    cartCreateBurst: 200,
+    cartCreateBurstSeconds: 10,
+    cartCreatePerHour: 3000,
+    restPerIp: 2000,
+    restPerSubject: 300,
+    restWindowSeconds: 10,
+    adminFailures: 100,
+    adminFailureSeconds: 300,
+    maxConnectionsPerIp: 2000,
+    writeBudgetCartBytes: 4 * 1024 * 1024,
+    writeBudgetSubjectBytes: 8 * 1024 * 1024,
+    writeBudgetSeconds: 60,
+    compactAfterBytes: 1024 * 1024,
+    hstsMaxAgeSeconds: 0,
+    metricsToken: null,
+  };
+}
+
+type AbuseIntKey = { [K in keyof AbuseConfig]: AbuseConfig[K] extends number ? K : never }[keyof AbuseConfig];
+
+function abuseIntVars(): Record<string, [AbuseIntKey, number, number]> {
+  return {
+    LIVECART_TRUST_PROXY_HOPS: ['trustProxyHops', 0, 10],
+    LIVECART_RATE_CART_CREATE_BURST: ['cartCreateBurst', 1, 1_000_000],
+    LIVECART_RATE_CART_CREATE_BURST_SECONDS: ['cartCreateBurstSeconds', 1, 3600],
+    LIVECART_RATE_CART_CREATE_PER_HOUR: ['cartCreatePerHour', 1, 100_000_000],
+    LIVECART_RATE_REST_PER_IP: ['restPerIp', 1, 100_000_000],
+    LIVECART_RATE_REST_PER_SUBJECT: ['restPerSubject', 1, 100_000_000],
+    LIVECART_RATE_REST_WINDOW_SECONDS: ['restWindowSeconds', 1, 3600],
+    LIVECART_RATE_ADMIN_FAILURES: ['adminFailures', 1, 1_000_000],
+    LIVECART_RATE_ADMIN_FAILURE_SECONDS: ['adminFailureSeconds', 1, 24 * 3600],
+    LIVECART_MAX_CONNECTIONS_PER_IP: ['maxConnectionsPerIp', 1, 10_000_000],
+    LIVECART_WRITE_BUDGET_CART_BYTES: ['writeBudgetCartBytes', 64 * 1024, 1024 * 1024 * 1024],
+    LIVECART_WRITE_BUDGET_SUBJECT_BYTES: ['writeBudgetSubjectBytes', 64 * 1024, 1024 * 1024 * 1024],
+    LIVECART_WRITE_BUDGET_SECONDS: ['writeBudgetSeconds', 1, 24 * 3600],
+    LIVECART_COMPACT_AFTER_BYTES: ['compactAfterBytes', 16 * 1024, 1024 * 1024 * 1024],
+    LIVECART_HSTS_MAX_AGE_SECONDS: ['hstsMaxAgeSeconds', 0, 2 * 366 * 24 * 3600],
+  };
+}
+
+function abuseVariables(): string[] {
+  return [...Object.keys(abuseIntVars()), 'LIVECART_METRICS_TOKEN'];
+}
+
+function loadAbuseConfig(env: NodeJS.ProcessEnv, abuse: AbuseConfig): void {
+  for (const [name, [key, min, max]] of Object.entries(abuseIntVars())) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') abuse[key] = parseInteger(name, raw, min, max);
+  }
+  const token = env.LIVECART_METRICS_TOKEN;
+  if (token !== undefined && token !== '') {
+    if (token.length < 16) throw new ConfigError('LIVECART_METRICS_TOKEN must be at least 16 characters');
+    abuse.metricsToken = token;
+  }
 }

@@ -64,6 +64,11 @@ export class Keys {
     return `${this.prefix}:sio`;
   }
 
+  /** Prefix of one rate limiter's counters (rate-limiter-flexible appends `:<client key>`; each expires with its window). */
+  rateLimit(name: string): string {
+    return `${this.prefix}:rl:${name}`;
+  }
+
   /** BullMQ's prefix: one hash tag, so a queue's keys share a slot on Redis Cluster. */
   get bull(): string {
     return `{${this.prefix}-bull}`;

@@ -39,6 +39,8 @@ export const ERRORS = {
   E_STORAGE_UNAVAILABLE: { http: 503, retryable: true, message: 'Storage is unavailable; the change was not saved. Retry later.' },
   E_SHUTTING_DOWN: { http: 503, retryable: true, message: 'This node is shutting down; reconnect elsewhere.' },
   E_INTERNAL: { http: 500, retryable: true, message: 'Internal error.' },
+  E_WRITE_BUDGET_EXCEEDED: { http: 429, retryable: true, message: 'This cart or caller wrote more bytes than its budget allows for now; retry later.' },
+  E_TOO_MANY_CONNECTIONS: { http: 429, retryable: true, message: 'Too many open connections from this address; close some or retry later.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export interface ErrorSpec {

@@ -1,6 +1,6 @@
 /**
  * Validation of a client's Yjs update against the cart's current document state, before the update
- * is stored or relayed (protocol/SPEC.md §3).
+ * is stored or relayed: nothing a device sends reaches the log or another device unchecked.
  *
  * An update's bytes do not say which root or key an overwrite targets (an item with a left origin
  * carries no parent), so each item's target is resolved through its origin: first among the items of

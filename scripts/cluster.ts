@@ -126,6 +126,8 @@ async function main(): Promise<void> {
     REDIS_URL: redisUrl,
     LIVECART_KEY_PREFIX: config.keyPrefix,
     LIVECART_JWT_SECRET: jwtSecret,
+    // The nodes sit behind the load balancer, which names the client in X-Forwarded-For.
+    LIVECART_TRUST_PROXY_HOPS: process.env.LIVECART_TRUST_PROXY_HOPS ?? '1',
     ...(adminToken === null ? {} : { LIVECART_ADMIN_TOKEN: adminToken }),
   };
 

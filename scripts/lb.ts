@@ -2,7 +2,8 @@
  * A tiny load balancer for a local cluster (scripts/cluster.ts): HTTP proxying, WebSocket upgrade
  * pass-through, active health checks (GET /readyz), and cart affinity. Requests whose URL carries
  * `?cart=<id>` are placed on a consistent-hash ring, so every device of a cart lands on one node
- * (DESIGN.md §6) and a node going down moves only its own carts; other requests go round-robin.
+ * (its relays stay local, cheaper than relaying through Redis) and a node going down moves only its
+ * own carts; other requests go round-robin.
  * Not for production: deploy/nginx.conf does the same job in docker-compose.yml.
  */
 import { createHash } from 'node:crypto';
@@ -10,6 +11,13 @@ import { type IncomingMessage, type Server, type ServerResponse, Agent, createSe
 import type { AddressInfo, Socket } from 'node:net';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
+
+/** A URL's path without its query: `/yjs?token=…` carries a credential, which never goes to a log. */
+export function pathOnly(url: string | undefined): string {
+  const path = url ?? '';
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
 
 export interface Backend {
   /** Shown in logs ("node-1"); also the ring's seed, so a backend keeps its carts across restarts. */
@@ -161,7 +169,7 @@ export async function startLoadBalancer(opts: LoadBalancerOptions): Promise<Load
       },
     );
     upstream.on('error', (err) => {
-      log(`${b.name}: ${req.method} ${req.url} failed: ${err.message}`);
+      log(`${b.name}: ${req.method} ${pathOnly(req.url)} failed: ${err.message}`);
       // Passive check: a refused connection takes the node out until its next good /readyz.
       if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') setUp(i, false, 'connection refused');
       fail(res, 502, 'bad gateway');
@@ -195,8 +203,12 @@ export async function startLoadBalancer(opts: LoadBalancerOptions): Promise<Load
     upstream.once('connect', () => {
       connected = true;
       // Replay the client's request as received (raw header names and order), then splice the sockets.
+      // X-Forwarded-For gains the client's address, as on proxied requests (the nodes' per-IP limits).
       let head0 = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
-      for (let h = 0; h < req.rawHeaders.length; h += 2) head0 += `${req.rawHeaders[h]}: ${req.rawHeaders[h + 1]}\r\n`;
+      for (let h = 0; h < req.rawHeaders.length; h += 2) {
+        if (req.rawHeaders[h]!.toLowerCase() !== 'x-forwarded-for') head0 += `${req.rawHeaders[h]}: ${req.rawHeaders[h + 1]}\r\n`;
+      }
+      head0 += `X-Forwarded-For: ${[req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ')}\r\n`;
       upstream.write(`${head0}\r\n`);
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);
@@ -205,7 +217,7 @@ export async function startLoadBalancer(opts: LoadBalancerOptions): Promise<Load
     upstream.on('error', (err) => {
       if (connected || done) return drop();
       done = true;
-      log(`${b.name}: upgrade ${req.url} failed: ${err.message}`);
+      log(`${b.name}: upgrade ${pathOnly(req.url)} failed: ${err.message}`);
       if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') setUp(i, false, 'connection refused');
       tunnels.delete(upstream);
       client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');

@@ -3,9 +3,10 @@
  * HTTP server. Infrastructure (the Redis connection) is injected; nothing here connects on its own.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
@@ -36,12 +37,16 @@ import { Idempotency } from './rest/idempotency.ts';
 import { openApiDocument } from './rest/openapi.ts';
 import { type CartServer, attachSocketTransport, roomOf } from './transport/socketio.ts';
 import { createYwsEndpoint } from './transport/yws.ts';
+import { clientIp } from './limits/client-ip.ts';
+import { ConnectionCaps } from './limits/connection-caps.ts';
+import { metricsAuthorized } from './limits/metrics-token.ts';
+import { RateLimits } from './limits/rate-limits.ts';
 
 export interface CartServerOptions {
   config: Config;
   /** The Redis connection for cart logs, catalog and queues (not closed by close()). */
   redis: Redis;
-  /** Secret for HS256 tokens (config.jwtSecret, or the dev secret main.ts generated). */
+  /** Secret for HS256 tokens (config.jwtSecret, or the dev secret bin/livecart.ts generated). */
   jwtSecret: string;
   log: Logger;
   /** Shared with the workers when they run in the same process (one /metrics for both). */
@@ -64,6 +69,8 @@ export interface CartServerNode {
   rules: RulesStore;
   metrics: Metrics;
   serverMetrics: ReturnType<typeof createServerMetrics>;
+  /** Revalidations this node asked for; close() waits until they reached the queue. */
+  revalidation: RevalidationRequester;
   /** Start listening; resolves with the bound port. */
   listen(): Promise<number>;
   /**
@@ -90,12 +97,16 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
   const revalidation = new RevalidationRequester(queues, log, config.revalidateDelayMs);
   const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds, config.maxIdempotencyKeys);
+  const limits = new RateLimits(redis, config.keyPrefix, config.abuse, log, metrics);
+  const connectionCaps = new ConnectionCaps(config.abuse.maxConnectionsPerIp);
   const registry = new CartRegistry({
     store,
     limits: config.limits,
     emptyCartTtlMs: config.emptyCartTtlSeconds * 1000,
     cartTtlMs: config.cartTtlSeconds * 1000,
     compactAfterChanges: config.compactAfterChanges,
+    compactAfterBytes: config.abuse.compactAfterBytes,
+    chargeWrite: (cartId, subject, bytes) => limits.chargeWrite(cartId, subject, bytes),
     idleUnloadMs: config.idleUnloadMs,
     requestCompaction: (cartId) => {
       queues.requestCompaction(cartId).catch((err: unknown) => log.warn('could not enqueue compaction', { cartId, err }));
@@ -111,9 +122,14 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // Bulk routes carry up to 1000 products: their own limit, parsed before the general one.
-  for (const route of allRoutes().filter((r) => r.bulk === true)) app.use(route.path, express.json({ limit: config.maxBulkJsonBytes }));
-  app.use(express.json({ limit: config.maxJsonBytes }));
+  app.set('trust proxy', config.abuse.trustProxyHops);
+  // Answers are JSON: nothing may run, frame or sniff them as HTML. HSTS only when clients come over TLS.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      strictTransportSecurity: config.abuse.hstsMaxAgeSeconds > 0 ? { maxAge: config.abuse.hstsMaxAgeSeconds, includeSubDomains: false } : false,
+    }),
+  );
   // Built on first request: most nodes (and tests) never serve it.
   let openapi: string | null = null;
   app.get(ROUTES.openapi.path, (_req, res) => {
@@ -137,7 +153,12 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     ]);
     res.status(ready ? 200 : 503).json({ ready, redis: ready ? 'ok' : 'unavailable' });
   });
-  app.get(ROUTES.metrics.path, async (_req, res) => {
+  app.get(ROUTES.metrics.path, async (req, res) => {
+    if (!metricsAuthorized(config.abuse.metricsToken, req.headers.authorization)) {
+      res.set('www-authenticate', 'Bearer');
+      sendError(res, new CartError(req.headers.authorization === undefined ? 'E_AUTH_MISSING' : 'E_AUTH_INVALID'));
+      return;
+    }
     res.type('text/plain; version=0.0.4').send(await metrics.render());
   });
   app.use((req, res, next) => {
@@ -156,6 +177,11 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     res.once('close', finished);
     next();
   });
+  // Limits first: a refused request costs no body parsing.
+  app.use(limits.rest(auth));
+  // Bulk routes carry up to 1000 products: their own limit, parsed before the general one.
+  for (const route of allRoutes().filter((r) => r.bulk === true)) app.use(route.path, express.json({ limit: config.maxBulkJsonBytes }));
+  app.use(express.json({ limit: config.maxJsonBytes }));
   app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
   app.use(catalogRoutes(catalog));
   const requireAdmin = adminGuard(auth, config.adminToken);
@@ -199,12 +225,34 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   }
   // Socket.IO keeps each connection's HTTP upgrade request (headers, buffers) for its whole life;
   // nothing here reads it after the handshake (socket.handshake keeps what auth needs).
-  io.engine.on('connection', (raw: { request: unknown }) => {
+  // Connections per IP: counted per engine connection (whatever its namespaces do), refused in the
+  // first middleware with a typed error the client can read.
+  const overCap = new WeakSet<object>();
+  io.engine.on('connection', (raw: { request: { socket: { remoteAddress?: string }; headers: IncomingHttpHeaders } | null; once(event: 'close', fn: () => void): void }) => {
+    const ip = raw.request ? clientIp(raw.request.socket.remoteAddress, raw.request.headers, config.abuse.trustProxyHops) : 'unknown';
+    if (connectionCaps.tryOpen(ip)) raw.once('close', () => connectionCaps.close(ip));
+    else overCap.add(raw);
     raw.request = null;
+  });
+  io.use((socket, next) => {
+    if (!overCap.has(socket.conn)) return next();
+    const wire = new CartError('E_TOO_MANY_CONNECTIONS').toWire();
+    serverMetrics.rejected({ code: wire.code, transport: 'socketio' });
+    next(Object.assign(new Error(wire.message), { data: wire }));
   });
   const transport = attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics, clustered, nodeId });
   const yws = createYwsEndpoint({ registry, auth, config, log, metrics: serverMetrics });
   http.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').startsWith('/yjs')) {
+      const ip = clientIp(req.socket.remoteAddress, req.headers, config.abuse.trustProxyHops);
+      if (!connectionCaps.tryOpen(ip)) {
+        serverMetrics.rejected({ code: 'E_TOO_MANY_CONNECTIONS', transport: 'yws' });
+        const body = JSON.stringify({ error: new CartError('E_TOO_MANY_CONNECTIONS').toWire() });
+        socket.end(`HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 1\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        return;
+      }
+      socket.once('close', () => connectionCaps.close(ip));
+    }
     if (yws.handleUpgrade(req, socket, head)) return;
     if (!(req.url ?? '').startsWith('/socket.io/')) socket.destroy();
   });
@@ -249,6 +297,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     rules,
     metrics,
     serverMetrics,
+    revalidation,
     listen: async () => {
       await subscribed;
       await heartbeat?.start(dropGoneNodes);
@@ -266,11 +315,13 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       const drained = (async () => {
         await transport.drain();
         await registry.settled();
+        // Changes appended during the drain asked for revalidations: they reach the queue before it closes.
+        await revalidation.settled();
         while (requestsInFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
         return requestsInFlight === 0;
       })();
       const grace = new Promise<false>((resolve) => setTimeout(resolve, config.shutdownGraceMs, false).unref());
-      if (!(await Promise.race([drained, grace]))) log.warn('shutdown grace ran out with work in flight', { requestsInFlight });
+      if (!(await Promise.race([drained, grace]))) log.warn('shutdown grace ran out with work in flight', { requestsInFlight, revalidationsPending: revalidation.pending });
       await heartbeat?.stop();
       yws.closeAll(CLOSE.SHUTTING_DOWN);
       // Tell devices why their carts go quiet, so they reconnect (elsewhere) instead of waiting.
@@ -285,3 +336,4 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     },
   };
 }
+

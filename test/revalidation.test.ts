@@ -1,5 +1,5 @@
 /**
- * Live revalidation (DESIGN.md §4 guarantees 4 and 5): workers price every change and push the
+ * Live revalidation: workers price every change and push the
  * corrections to every connected device, through the cart log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

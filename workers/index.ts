@@ -48,7 +48,8 @@ export function startWorkers(opts: WorkerOptions): Workers {
   const { connection, redis, config, log } = opts;
   const workerMetrics = createWorkerMetrics(opts.metrics);
   const store = new CartStore(redis, config.keyPrefix);
-  const index = new SkuIndex(redis, config.keyPrefix);
+  // Index entries live as long as a cart can (plus a minute for clock skew between workers).
+  const index = new SkuIndex(redis, config.keyPrefix, config.cartTtlSeconds * 1000 + 60_000);
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
   const prefix = bullPrefix(config.keyPrefix);
 

@@ -1,6 +1,6 @@
 /**
  * Revalidation: re-price and re-check stock of one cart, and write what changed as a server change
- * through the cart log (DESIGN.md §4 guarantees 4 and 5). The job loads the latest state when it
+ * through the cart log, so every device sees the corrected prices. The job loads the latest state when it
  * runs, so one job answers for a whole burst of edits; BullMQ deduplication keeps it to one running
  * job per cart. A run on an unchanged cart writes nothing.
  */

@@ -46,7 +46,7 @@ export function cartKeys(prefix: string, cartId: string): CartKeys {
 }
 
 export type AppendResult =
-  | { appended: true; version: number; snapVersion: number; entryId: string }
+  | { appended: true; version: number; snapVersion: number; entryId: string; logBytes: number }
   /** `diverged`: the log is at the caller's version, but its entry there is not the caller's. */
   | { appended: false; version: number; diverged: boolean };
 
@@ -134,7 +134,7 @@ export class CartStore {
       record?.value ?? '',
       record?.ttlMs ?? 0,
     );
-    if (toInt(reply[0]) === 1) return { appended: true, version: toInt(reply[1]), snapVersion: toInt(reply[2]), entryId };
+    if (toInt(reply[0]) === 1) return { appended: true, version: toInt(reply[1]), snapVersion: toInt(reply[2]), entryId, logBytes: toInt(reply[3]) };
     return { appended: false, version: toInt(reply[1]), diverged: toInt(reply[2]) === 1 };
   }
 
@@ -178,6 +178,11 @@ export class CartStore {
 
   async exists(cartId: string): Promise<boolean> {
     return (await this.redis.exists(this.keys(cartId).meta)) === 1;
+  }
+
+  /** Bytes of updates in the log since the last snapshot, as the append script counts them (tests, metrics). */
+  async logBytes(cartId: string): Promise<number> {
+    return Number((await this.redis.hget(this.keys(cartId).meta, 'logBytes')) ?? 0);
   }
 
   /** Number of log entries not yet folded into the snapshot (for tests and metrics). */

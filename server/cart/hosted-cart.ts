@@ -30,6 +30,13 @@ export interface HostedCartOptions {
   emptyCartTtlMs: number;
   cartTtlMs: number;
   compactAfterChanges: number;
+  /** Also fold it once this many bytes of changes piled up since the last snapshot. */
+  compactAfterBytes: number;
+  /**
+   * Charge a device's or REST change of `bytes` to the write budgets of the cart and of `subject`
+   * (null: no subject) before it is appended; rejects (CartError, retryable) when spent.
+   */
+  chargeWrite: (cartId: string, subject: string | null, bytes: number) => Promise<void>;
   /** Called when the log has grown enough since the last snapshot to be worth folding. */
   requestCompaction: (cartId: string) => void;
   /** Called after every accepted intent change (device, stock Yjs client, REST). */
@@ -198,6 +205,7 @@ export class HostedCart {
         const summary = validateUpdate(this.doc, update, { limits: this.opts.limits, actor, maxBytes, restoring });
         if (summary.insertedItems === 0 && summary.newDeletes === 0) return { version: this.version, prev: this.version };
         const prev = this.version;
+        if (attempt === 0) await this.opts.chargeWrite(this.cartId, actor.id, update.byteLength);
         if (restoring ? await this.restore(update, actor, summary.touchesLines) : await this.appendAndApply(update, origin, summary.touchesLines)) return { version: this.version, prev };
         await this.catchUpNow();
       }
@@ -244,6 +252,8 @@ export class HostedCart {
           writeAsThisProcess(scratch);
           const { result, update } = captureChange(scratch, change);
           if (update === null) return { result, version: this.version, recorded: false };
+          // REST callers' own rate is limited per subject at the door; their bytes count against the cart.
+          if (attempt === 0 && origin.kind === 'rest') await this.opts.chargeWrite(this.cartId, null, update.byteLength);
           const hasLines = liveLineIds(scratch, this.opts.limits.maxQuantity).size > 0;
           const stored = record?.(scratch, result, this.version + 1);
           if (await this.appendAndApply(update, origin, hasLines, stored)) {
@@ -280,7 +290,7 @@ export class HostedCart {
     this.notify(update, meta, origin);
     if (origin.kind !== 'worker' && origin.kind !== 'log') this.opts.requestRevalidation(this.cartId);
     this.opts.announce(this.cartId, res.version);
-    if (res.version - res.snapVersion >= this.opts.compactAfterChanges) this.opts.requestCompaction(this.cartId);
+    if (res.version - res.snapVersion >= this.opts.compactAfterChanges || res.logBytes >= this.opts.compactAfterBytes) this.opts.requestCompaction(this.cartId);
     return true;
   }
 

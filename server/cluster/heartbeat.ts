@@ -33,7 +33,10 @@ export class NodeHeartbeat {
   async start(tick: () => Promise<void>): Promise<void> {
     await this.beat();
     this.timer = setInterval(() => {
-      void this.beat().then(tick);
+      // The liveness checks read Redis too: during an outage they fail, and are tried next beat.
+      this.beat()
+        .then(tick)
+        .catch((err: unknown) => this.log.debug('heartbeat check failed', { err }));
     }, this.intervalMs);
     this.timer.unref();
   }

@@ -5,6 +5,9 @@ import type { Logger } from '../../core/log.ts';
 import type { ServerMetrics } from '../../core/metrics.ts';
 
 export function sendError(res: Parameters<RequestHandler>[1], err: CartError): void {
+  // A limit's refusal says when to come back (server/limits/rate-limits.ts RetryLaterError).
+  const wait = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  if (typeof wait === 'number') res.set('retry-after', String(wait));
   res.status(err.httpStatus).json({ error: err.toWire() });
 }
 

@@ -13,6 +13,8 @@ interface Pending {
 
 export class RevalidationRequester {
   private readonly inflight = new Map<string, Pending>();
+  /** Enqueues sent and not yet answered by Redis (shutdown waits for them). */
+  private readonly sending = new Set<Promise<void>>();
 
   constructor(
     private readonly queues: Queues,
@@ -31,11 +33,14 @@ export class RevalidationRequester {
     const state: Pending = { againSince: null };
     this.inflight.set(cartId, state);
     const send = (at: number): void => {
-      this.queues.requestRevalidation(cartId, at, this.delayMs).then(
+      const sent = this.queues.requestRevalidation(cartId, at, this.delayMs).then(
         () => undefined,
         // The cart stays behind its revalidated version; the next load of it asks again.
         (err: unknown) => this.log.warn('could not enqueue revalidation', { cartId, err }),
-      ).finally(() => {
+      );
+      this.sending.add(sent);
+      void sent.then(() => {
+        this.sending.delete(sent);
         if (state.againSince !== null) {
           const next = state.againSince;
           state.againSince = null;
@@ -51,5 +56,14 @@ export class RevalidationRequester {
   /** Requests still in flight (shutdown waits for them). */
   get pending(): number {
     return this.inflight.size;
+  }
+
+  /**
+   * Resolves when every request asked so far has reached the queue (or failed), including the
+   * follow-ups asked meanwhile. Never rejects. Shutdown races it against its grace period.
+   */
+  async settled(): Promise<void> {
+    // A follow-up is added while the previous send settles, before Promise.all sees it settled.
+    while (this.sending.size > 0) await Promise.all(this.sending);
   }
 }

@@ -114,7 +114,7 @@ export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
       metrics.rejected({ code: wire.code, transport: 'yws' });
       const close = wire.code.startsWith('E_UPDATE_')
         ? wire.code === 'E_UPDATE_TOO_LARGE' ? CLOSE.TOO_LARGE : CLOSE.REJECTED
-        : wire.code === 'E_RATE_LIMITED' ? CLOSE.RATE_LIMITED
+        : wire.code === 'E_RATE_LIMITED' || wire.code === 'E_WRITE_BUDGET_EXCEEDED' ? CLOSE.RATE_LIMITED
         : wire.code === 'E_STORAGE_UNAVAILABLE' || wire.code === 'E_SHUTTING_DOWN' ? CLOSE.UNAVAILABLE
         : wire.code === 'E_AUTH_EXPIRED' ? CLOSE.UNAUTHORIZED
         : CLOSE.MALFORMED;

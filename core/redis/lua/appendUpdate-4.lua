@@ -18,7 +18,8 @@
   ARGV[9] that record's expiry, in milliseconds
 
   Returns
-    { 1, version, snapVersion }   appended; version is the new entry's sequence number
+    { 1, version, snapVersion, logBytes }   appended; version is the new entry's sequence
+                                  number, logBytes the bytes of updates in the log since the snapshot
     { 0, version }                not appended: the log is at `version`, catch up and retry
     { 0, version, 1 }             not appended: the log is at the caller's version but its entry
                                   there is another one (the history diverged): re-seed
@@ -52,4 +53,6 @@ if ARGV[8] ~= '' then
   redis.call('SET', KEYS[4], ARGV[8], 'PX', ARGV[9])
 end
 local snapVersion = tonumber(redis.call('HGET', KEYS[1], 'snapVersion') or '0')
-return { 1, version, snapVersion }
+-- Bytes since the snapshot, so compaction can be asked for by size as well as by count.
+local logBytes = redis.call('HINCRBY', KEYS[1], 'logBytes', #ARGV[2])
+return { 1, version, snapVersion, logBytes }

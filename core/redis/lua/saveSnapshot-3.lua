@@ -25,4 +25,13 @@ redis.call('SET', KEYS[3], ARGV[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
 redis.call('HSET', KEYS[1], 'snapVersion', target, 'snapId', ARGV[3])
 redis.call('XTRIM', KEYS[2], 'MINID', '0-' .. (target + 1))
+-- What stays in the log (appended while the snapshot was built; few entries) is what counts now.
+local logBytes = 0
+for _, entry in ipairs(redis.call('XRANGE', KEYS[2], '-', '+')) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'u' then logBytes = logBytes + #fields[i + 1] end
+  end
+end
+redis.call('HSET', KEYS[1], 'logBytes', logBytes)
 return 1
