@@ -73,6 +73,20 @@ export interface Config {
   /** On SIGTERM, how long in-flight appends and REST calls get before the node closes anyway. */
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /**
+   * Messages one session (a connection's use of one cart) may have waiting to be handled; past it
+   * a message is refused (E_RATE_LIMITED; /yjs closes with 4429). Each waiting message can cost a
+   * full sync's CPU, so this bounds the work a client can leave behind.
+   */
+  sessionQueueMax: number;
+  /** Bytes of messages one session may have waiting (a /yjs client sends before its cart loaded). */
+  sessionQueueBytes: number;
+  /**
+   * Bytes a connection may leave unread (sent by the node, not yet taken by the peer) before the
+   * node closes it as a slow consumer (4008): a reader that stops must not hold a copy of every
+   * relayed change.
+   */
+  maxBufferedBytes: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -107,6 +121,9 @@ export const DEFAULT_CONFIG: Config = {
   nodeHeartbeatMs: 1000,
   shutdownGraceMs: 5000,
   logLevel: 'info',
+  sessionQueueMax: 64,
+  sessionQueueBytes: 4 * 1024 * 1024,
+  maxBufferedBytes: 8 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {
@@ -136,6 +153,9 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_REVALIDATE_DELAY_MS: ['revalidateDelayMs', 0, 10_000],
   LIVECART_NODE_HEARTBEAT_MS: ['nodeHeartbeatMs', 100, 60_000],
   LIVECART_SHUTDOWN_GRACE_MS: ['shutdownGraceMs', 0, 120_000],
+  LIVECART_SESSION_QUEUE_MAX: ['sessionQueueMax', 1, 100_000],
+  LIVECART_SESSION_QUEUE_BYTES: ['sessionQueueBytes', 64 * 1024, 1024 * 1024 * 1024],
+  LIVECART_MAX_BUFFERED_BYTES: ['maxBufferedBytes', 64 * 1024, 1024 * 1024 * 1024],
 };
 
 const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {
@@ -233,5 +253,6 @@ export function validateConfig(config: Config): void {
   if (config.maxHttpBufferSize <= config.limits.maxSyncBytes + 4096) {
     config.maxHttpBufferSize = config.limits.maxSyncBytes * 2 + 4096;
   }
+  if (config.sessionQueueBytes < config.limits.maxSyncBytes + 1024) throw new ConfigError('LIVECART_SESSION_QUEUE_BYTES must exceed LIVECART_MAX_SYNC_BYTES');
   if (config.emptyCartTtlSeconds > config.cartTtlSeconds) throw new ConfigError('LIVECART_EMPTY_CART_TTL_SECONDS must not exceed LIVECART_CART_TTL_SECONDS');
 }

@@ -34,6 +34,9 @@ import { errorHandler, notFound, sendError } from './rest/http-errors.ts';
 import { Idempotency } from './rest/idempotency.ts';
 import { type CartServer, attachSocketTransport, roomOf } from './transport/socketio.ts';
 import { createYwsEndpoint } from './transport/yws.ts';
+import type { SessionContext } from './session/cart-session.ts';
+import { defaultHooks } from './session/hooks.ts';
+import { Step1Answers } from './session/step1-answers.ts';
 
 export interface CartServerOptions {
   config: Config;
@@ -189,8 +192,17 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   io.engine.on('connection', (raw: { request: unknown }) => {
     raw.request = null;
   });
-  const transport = attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics, clustered, nodeId });
-  const yws = createYwsEndpoint({ registry, auth, config, log, metrics: serverMetrics });
+  const sessions: SessionContext = {
+    registry,
+    config,
+    log,
+    metrics: serverMetrics,
+    hooks: defaultHooks(log, serverMetrics),
+    step1: new Step1Answers(() => serverMetrics.step1Encoded()),
+    draining: () => draining,
+  };
+  const transport = attachSocketTransport(io, { auth, session: sessions, clustered, nodeId });
+  const yws = createYwsEndpoint({ auth, session: sessions });
   http.on('upgrade', (req, socket, head) => {
     if (yws.handleUpgrade(req, socket, head)) return;
     if (!(req.url ?? '').startsWith('/socket.io/')) socket.destroy();
@@ -222,7 +234,6 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   };
 
   metrics.gauge('livecart_hosted_carts', 'Carts loaded on this node.', () => registry.size);
-  metrics.gauge('livecart_connected_devices', 'Socket.IO connections on this node.', () => io.engine.clientsCount);
 
   return {
     nodeId,
@@ -250,7 +261,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       http.close();
       const deadline = Date.now() + config.shutdownGraceMs;
       const drained = (async () => {
-        await transport.drain();
+        await Promise.all([transport.drain(), yws.drain()]);
         await registry.settled();
         while (requestsInFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
         return requestsInFlight === 0;
@@ -259,8 +270,9 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       if (!(await Promise.race([drained, grace]))) log.warn('shutdown grace ran out with work in flight', { requestsInFlight });
       await heartbeat?.stop();
       yws.closeAll(CLOSE.SHUTTING_DOWN);
-      // Tell devices why their carts go quiet, so they reconnect (elsewhere) instead of waiting.
-      for (const cartId of registry.ids()) io.to(roomOf(cartId)).emit('cart-closed', cartId, { reason: CLOSE.SHUTTING_DOWN.name });
+      // Tell this node's devices why their carts go quiet, so they reconnect (elsewhere) instead of
+      // waiting. Only this node's: a room through the adapter would close the cart on every node.
+      for (const cartId of registry.ids()) io.local.to(roomOf(cartId)).emit('cart-closed', cartId, { reason: CLOSE.SHUTTING_DOWN.name });
       await new Promise<void>((resolve) => io.close(() => resolve()));
       http.closeAllConnections();
       registry.clear();
