@@ -123,7 +123,7 @@ export const DEFAULT_CONFIG: Config = {
   logLevel: 'info',
   sessionQueueMax: 64,
   sessionQueueBytes: 4 * 1024 * 1024,
-  maxBufferedBytes: 8 * 1024 * 1024,
+  maxBufferedBytes: 2 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {
