@@ -209,11 +209,25 @@ export class CartSession implements SessionInfo {
    * Throws CartError (the session keeps its old token then).
    */
   refresh(principal: Principal): void {
-    if (principal.subject !== this.current.subject) throw new CartError('E_AUTH_FORBIDDEN', 'a refreshed token must have the same subject');
-    this.ctx.hooks.authenticate({ cartId: this.cartId, principal, transport: this.transport });
+    this.checkRefresh(principal);
     this.current = principal;
     this.presence.principal = principal;
     this.scheduleExpiry();
+  }
+
+  /**
+   * A connection brought a new token for all its sessions: each must accept it (same subject,
+   * still granted) before any takes it. Throws CartError, and then every session keeps its old one.
+   */
+  static refreshAll(sessions: Iterable<CartSession>, principal: Principal): void {
+    const all = [...sessions];
+    for (const session of all) session.checkRefresh(principal);
+    for (const session of all) session.refresh(principal);
+  }
+
+  private checkRefresh(principal: Principal): void {
+    if (principal.subject !== this.current.subject) throw new CartError('E_AUTH_FORBIDDEN', 'a refreshed token must have the same subject');
+    this.ctx.hooks.authenticate({ cartId: this.cartId, principal, transport: this.transport });
   }
 
   /** The server ends the session: the peer is told why, the cart released. */

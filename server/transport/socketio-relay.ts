@@ -8,7 +8,7 @@ import { writeSyncUpdate } from '../../protocol/index.ts';
 import type { CartRegistry } from '../cart/registry.ts';
 import type { Logger } from '../../core/log.ts';
 import { applyRemotePresence, isLocalPresenceOrigin, localPresenceSnapshot } from '../presence.ts';
-import type { CartServer } from './socketio.ts';
+import type { CartServer } from './socketio-peer.ts';
 
 export const roomOf = (cartId: string): string => `cart:${cartId}`;
 export const SOCKET_ORIGIN_PREFIX = 'sio:';

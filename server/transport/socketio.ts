@@ -4,42 +4,16 @@
  * live connection. Bad input is answered with a typed error, counted, and never throws out of a
  * handler.
  */
-import type { Server, Socket } from 'socket.io';
-import {
-  CLOSE,
-  CartError,
-  type ClientToServerEvents,
-  type ServerToClientEvents,
-  type SyncAck,
-  type WireError,
-  decodeSyncFrame,
-  isCartId,
-} from '../../protocol/index.ts';
-import type { Auth, Principal } from '../auth.ts';
+import { CLOSE, CartError, type SyncAck, type WireError, decodeSyncFrame, isCartId } from '../../protocol/index.ts';
+import type { Auth } from '../auth.ts';
 import { TokenBucket } from '../rate-limit.ts';
 import { CartSession, type SessionContext, type SessionPeer, admitMessage } from '../session/cart-session.ts';
-import { SOCKET_ORIGIN_PREFIX, attachSocketRelays, roomOf } from './socketio-relay.ts';
+import { attachSocketRelays, roomOf } from './socketio-relay.ts';
 import { bufferedBytes, cutOff } from './socketio-buffer.ts';
+import { type CartServer, type CartSocket, socketPeer } from './socketio-peer.ts';
 
 export { roomOf } from './socketio-relay.ts';
-
-/** Events between nodes (through the adapter). */
-export interface InterServerEvents {
-  /** Node `nodeId` just loaded `cartId`: send the presence of your devices of that cart. */
-  'presence-query': (cartId: string, nodeId: string) => void;
-  /**
-   * Presence of node `nodeId`'s devices of `cartId` changed: an awareness frame, already stamped,
-   * in base64 (the adapter sends inter-node events as JSON).
-   */
-  presence: (nodeId: string, cartId: string, frame: string) => void;
-}
-
-export type CartServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
-type CartSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
-
-export interface SocketData {
-  principal: Principal;
-}
+export type { CartServer, InterServerEvents, SocketData } from './socketio-peer.ts';
 
 export interface SocketDeps {
   auth: Auth;
@@ -120,20 +94,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
       return admitMessage(ctx, bucket, socket.data.principal) ?? new CartError(isCartId(cartId) ? 'E_CART_NOT_JOINED' : 'E_CART_ID_INVALID');
     };
 
-    const peerFor = (cartId: string): SessionPeer => ({
-      transport: 'socketio',
-      connectionId: SOCKET_ORIGIN_PREFIX + socket.id,
-      origin: { kind: 'client', socketId: socket.id },
-      bucket,
-      isOpen: () => socket.connected,
-      buffered: () => bufferedBytes(socket),
-      sendSync: (frame, meta) => socket.emit('sync', cartId, frame, meta),
-      sendAwareness: (frame) => socket.emit('awareness', cartId, frame),
-      ended: (close, error) => {
-        socket.emit('cart-closed', cartId, error ? { reason: close.name, error } : { reason: close.name });
-        void socket.leave(roomOf(cartId));
-      },
-    });
+    const peerFor = (cartId: string): SessionPeer => socketPeer(socket, cartId, bucket);
 
     socket.on('join', (cartId, hello, ack) => {
       if (typeof ack !== 'function') return metrics.dropped({ event: 'join' });
@@ -236,9 +197,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
         .verify(token)
         .then((principal) => {
           if (principal.subject !== socket.data.principal.subject) throw new CartError('E_AUTH_FORBIDDEN', 'a refreshed token must have the same subject');
-          // Every cart must still be granted before any session takes the new token.
-          for (const session of sessions.values()) ctx.hooks.authenticate({ cartId: session.cartId, principal, transport: 'socketio' });
-          for (const session of sessions.values()) session.refresh(principal);
+          CartSession.refreshAll(sessions.values(), principal);
           socket.data.principal = principal;
           ack({ ok: true, expiresAt: principal.expiresAt });
         })

@@ -6,9 +6,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { readUpgrade, refuse } from './yws-upgrade.ts';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { CLOSE, CartError, ERRORS, type WireError, decodeWsMessage, encodeWsAwareness, encodeWsSync, isCartId } from '../../protocol/index.ts';
+import { CLOSE, CartError, ERRORS, type WireError, decodeWsMessage, encodeWsAwareness, encodeWsSync } from '../../protocol/index.ts';
 import type { Auth, Principal } from '../auth.ts';
 import { TokenBucket } from '../rate-limit.ts';
 import { CartSession, type Close, type SessionContext, type SessionPeer } from '../session/cart-session.ts';
@@ -19,7 +20,6 @@ export interface YwsDeps {
   session: SessionContext;
 }
 
-const PATH = /^\/yjs\/([^/?]+)$/;
 const PING_INTERVAL_MS = 30_000;
 /** A closed slow reader is cut off this long after its close frame, read or not (frees its buffer). */
 const CLOSE_GRACE_MS = 1000;
@@ -33,11 +33,6 @@ export interface YwsEndpoint {
   closeAll(close: Close): void;
   /** Open connections. */
   readonly size: number;
-}
-
-function refuse(socket: Duplex, status: number, code: string): void {
-  const body = JSON.stringify({ error: { code, message: ERRORS[code as keyof typeof ERRORS]?.message ?? code } });
-  socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /** The close code a session error ends a /yjs connection with. */
@@ -148,27 +143,16 @@ export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
 
   return {
     handleUpgrade(req, socket, head) {
-      let url: URL;
-      let cartId: string;
-      try {
-        url = new URL(req.url ?? '/', 'http://localhost');
-        const match = PATH.exec(url.pathname);
-        if (!match) return false;
-        cartId = decodeURIComponent(match[1] ?? '');
-      } catch {
-        // A malformed URL (bad percent-encoding) must never throw out of the upgrade listener.
-        if (!(req.url ?? '').startsWith('/yjs/')) return false;
-        metrics.rejected({ code: 'E_CART_ID_INVALID', transport: 'yws' });
-        refuse(socket, 400, 'E_CART_ID_INVALID');
-        return true;
-      }
+      const target = readUpgrade(req);
+      if (target === null) return false;
       socket.on('error', () => socket.destroy());
-      if (!isCartId(cartId)) {
-        metrics.rejected({ code: 'E_CART_ID_INVALID', transport: 'yws' });
-        refuse(socket, 400, 'E_CART_ID_INVALID');
+      if ('refused' in target) {
+        metrics.rejected({ code: target.refused, transport: 'yws' });
+        refuse(socket, 400, target.refused);
         return true;
       }
-      auth.authorize(url.searchParams.get('token'), cartId).then(
+      const { cartId, token } = target;
+      auth.authorize(token, cartId).then(
         (principal) => {
           wss.handleUpgrade(req, socket, head, (ws) => {
             ws.on('error', (err) => log.debug('y-websocket socket error', { err }));
