@@ -269,6 +269,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       const grace = new Promise<false>((resolve) => setTimeout(resolve, config.shutdownGraceMs, false).unref());
       if (!(await Promise.race([drained, grace]))) log.warn('shutdown grace ran out with work in flight', { requestsInFlight });
       await heartbeat?.stop();
+      transport.stop();
       yws.closeAll(CLOSE.SHUTTING_DOWN);
       // Tell this node's devices why their carts go quiet, so they reconnect (elsewhere) instead of
       // waiting. Only this node's: a room through the adapter would close the cart on every node.

@@ -27,7 +27,15 @@ export interface SocketDeps {
 export interface SocketTransport {
   /** Resolve once every message already received has been handled and answered (shutdown). */
   drain(): Promise<void>;
+  /** Stop the transport's timers (shutdown). */
+  stop(): void;
 }
+
+/**
+ * How often every socket's unread bytes are checked. Relays this node makes are checked as they
+ * are sent; this catches what reaches a socket otherwise (relays from other nodes, sync answers).
+ */
+const SLOW_SWEEP_MS = 1000;
 
 function toWire(err: unknown, ctx: SessionContext): WireError {
   if (err instanceof CartError) return err.toWire();
@@ -74,6 +82,11 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
       }
     },
   });
+
+  const sweep = setInterval(() => {
+    for (const socket of io.of('/').sockets.values()) if (bufferedBytes(socket) > config.maxBufferedBytes) closeSlow(socket);
+  }, SLOW_SWEEP_MS);
+  sweep.unref();
 
   io.on('connection', (socket: CartSocket) => {
     const sessions = new Map<string, CartSession>();
@@ -212,6 +225,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
   });
 
   return {
+    stop: () => clearInterval(sweep),
     async drain() {
       await Promise.all([...bySocket.values()].flatMap((sessions) => [...sessions.values()].map((s) => s.idle())));
     },
