@@ -88,6 +88,7 @@ export class CartSession implements SessionInfo {
         maxBytes: config.sessionQueueBytes,
         counted: (outcome) => metrics.sessionWork({ outcome, transport: peer.transport }),
         failed: (err) => log.error('session task failed', { cartId, err }),
+        alive: () => this.state === 'open' && this.peer.isOpen(),
       },
       true,
     );
@@ -163,7 +164,7 @@ export class CartSession implements SessionInfo {
    */
   submit(bytes: number, task: (cart: HostedCart) => Promise<void>): CartError | null {
     const queued = this.queue.push(bytes, async () => {
-      if (this.state === 'open' && this.cart && this.peer.isOpen()) await task(this.cart);
+      if (this.cart) await task(this.cart);
     });
     return queued ? null : new CartError('E_RATE_LIMITED', 'too many messages waiting');
   }

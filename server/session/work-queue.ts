@@ -17,6 +17,8 @@ export interface WorkQueueOptions {
   counted: (outcome: QueueOutcome) => void;
   /** A task threw (tasks answer their own errors; this is a bug's last resort). */
   failed: (err: unknown) => void;
+  /** Checked before each task: false (its connection is gone) drops the task unrun. */
+  alive: () => boolean;
 }
 
 export class WorkQueue {
@@ -75,6 +77,10 @@ export class WorkQueue {
     this.running = true;
     for (let item = this.items.shift(); item; item = this.items.shift()) {
       this.bytes -= item.bytes;
+      if (!this.opts.alive()) {
+        this.opts.counted('dropped');
+        continue;
+      }
       this.opts.counted('run');
       try {
         await item.task();
