@@ -13,6 +13,7 @@ import { TypedEmitter } from './emitter.ts';
 import { type LiveCartConnectionOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { Backoff } from './policy.ts';
 import { actorFromToken } from './token.ts';
+import { TokenKeeper } from './token-keeper.ts';
 
 export type { LiveCartConnectionOptions } from './options.ts';
 
@@ -23,6 +24,8 @@ export interface LiveCartConnectionEvents {
   disconnect: undefined;
   /** The server refused the connection (token missing, invalid, expired): nothing more is tried. */
   error: WireError;
+  /** A token refresh failed (getToken threw, or the server refused the new token); it is retried. */
+  'token-error': unknown;
 }
 
 interface Open {
@@ -54,6 +57,7 @@ export class LiveCartConnection {
   private unreachable = false;
   private denied: WireError | null = null;
   private closed = false;
+  private readonly tokens: TokenKeeper;
 
   /** Connects right away; throws CartError E_VALIDATION on a bad or unknown option. */
   constructor(options: LiveCartConnectionOptions) {
@@ -62,6 +66,7 @@ export class LiveCartConnection {
     const { ackTimeoutMs, retryMinMs, retryMaxMs, gapWaitMs, syncCheckMs } = this.opts;
     this.timing = { ackTimeoutMs, retryMinMs, retryMaxMs, gapWaitMs, syncCheckMs };
     this.reconnectBackoff = new Backoff(retryMinMs, retryMaxMs);
+    this.tokens = new TokenKeeper(this.opts.token, this.opts.getToken, this.opts.refreshBeforeMs, (token) => this.sendToken(token), (err) => this.events.emit('token-error', err));
     this.socket = this.connectTo(this.urlIndex);
   }
 
@@ -76,7 +81,8 @@ export class LiveCartConnection {
     const socket: CartSocket = io(url, {
       ...this.opts.socketOptions,
       query,
-      auth: { token: this.opts.token },
+      // Read at every handshake, so a reconnect uses the latest token.
+      auth: (cb) => cb({ token: this.tokens.current }),
       transports: ['websocket'],
       // With several URLs the connection reconnects itself, to the next URL.
       reconnection: !this.failsOver,
@@ -134,10 +140,26 @@ export class LiveCartConnection {
     return opening;
   }
 
+  /**
+   * Use `token` from now on: sent on the live connection (it must have the same subject and grant
+   * the open carts) and used for every later handshake. Rejects with CartError when the server
+   * refuses it (the old token stays in force on the live connection).
+   */
+  setToken(token: string): Promise<void> {
+    return this.tokens.set(token);
+  }
+
+  private async sendToken(token: string): Promise<void> {
+    if (!this.socket.connected) return;
+    const res = await this.socket.timeout(this.opts.ackTimeoutMs).emitWithAck('refresh-token', token);
+    if (!res.ok) throw new CartError(res.error.code, res.error.detail);
+  }
+
   /** Close every open cart (each saved locally a last time), then the connection. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.tokens.stop();
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     await Promise.allSettled([...this.carts.values()].map(({ handle }) => handle.close()));
     this.socket.disconnect();
@@ -197,6 +219,11 @@ export class LiveCartConnection {
     });
     socket.on('connect_error', (err) => {
       const error = readWireError(err);
+      // An expired token with a way to get a new one: get it, and connect again.
+      if (error?.code === 'E_AUTH_EXPIRED' && this.tokens.canRefresh) {
+        void this.tokens.refresh().then((ok) => (ok ? this.reconnectLater() : this.deny(error)));
+        return;
+      }
       // Not active and not retryable: the server refused the token; retrying cannot help.
       if (!socket.active && error && !error.retryable) return this.deny(error);
       // Transient (network, server down, retryable refusal): carts work offline meanwhile.
@@ -206,7 +233,15 @@ export class LiveCartConnection {
     });
     socket.on('sync', (cartId, frame, meta) => this.carts.get(cartId)?.wiring.sync.onServerSync(frame, meta));
     socket.on('awareness', (cartId, frame) => this.carts.get(cartId)?.wiring.sync.onServerAwareness(frame));
-    socket.on('cart-closed', (cartId, closed) => this.carts.get(cartId)?.wiring.sync.onCartClosed(closed));
+    socket.on('cart-closed', (cartId, closed) => {
+      const sync = this.carts.get(cartId)?.wiring.sync;
+      // The token ran out before a refresh got through: refresh, then join again.
+      if (sync && closed?.error?.code === 'E_AUTH_EXPIRED' && this.tokens.canRefresh) {
+        void this.tokens.refresh().then((ok) => sync.onCartClosed(ok ? { reason: 'normal' } : closed));
+        return;
+      }
+      sync?.onCartClosed(closed);
+    });
   }
 
   /** The server refused this connection's token: stop every cart, report, and try no more. */

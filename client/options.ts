@@ -17,6 +17,15 @@ export interface LiveCartConnectionOptions {
   url: string | readonly string[];
   /** The device's access token (a JWT from the shop's backend), sent in the Socket.IO handshake. */
   token: string;
+  /**
+   * Where a fresh token comes from (the shop's backend). Called `refreshBeforeMs` before the
+   * current token expires; the new one is sent on the live connection (`refresh-token`, same
+   * subject, the same carts) and used for every later handshake. Without it, a session ends when
+   * its token expires (`cart-closed` unauthorized / E_AUTH_EXPIRED); `setToken` does the same by hand.
+   */
+  getToken?: () => string | Promise<string>;
+  /** How long before expiry `getToken` is asked (halfway through a shorter lifetime). Default 60 s. */
+  refreshBeforeMs?: number;
   /** Name shown to the cart's other devices ("Ana's phone"), at most 64 characters. Default 'device'. */
   device?: string;
   /** Where carts are kept locally. Default MemoryStorage: offline edits survive closing a cart, not a restart. */
@@ -53,7 +62,8 @@ export interface LiveCartConnectionOptions {
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
 }
 
-export type ResolvedOptions = Required<Omit<LiveCartConnectionOptions, 'socketOptions' | 'url'>> & {
+export type ResolvedOptions = Required<Omit<LiveCartConnectionOptions, 'socketOptions' | 'url' | 'getToken'>> & {
+  getToken: (() => string | Promise<string>) | null;
   socketOptions: Partial<ManagerOptions & SocketOptions>;
   /** Server URLs in the order they are tried. */
   urls: string[];
@@ -74,6 +84,8 @@ const KNOWN = new Set([
   'saveDebounceMs',
   'socketOptions',
   'affinity',
+  'getToken',
+  'refreshBeforeMs',
 ]);
 
 const MAX_URLS = 64;
@@ -126,11 +138,14 @@ export function resolveOptions(options: LiveCartConnectionOptions): ResolvedOpti
   const retryMaxMs = duration('retryMaxMs', options.retryMaxMs, 10_000, retryMinMs);
   const affinity = options.affinity ?? '';
   if (typeof affinity !== 'string' || (affinity !== '' && !isCartId(affinity))) bad('affinity must be a cart id');
+  if (options.getToken !== undefined && typeof options.getToken !== 'function') bad('getToken must be a function');
   const socketOptions = options.socketOptions ?? {};
   if (typeof socketOptions !== 'object' || socketOptions === null) bad('socketOptions must be an object');
   return {
     urls: preferenceOrder(urls as string[], affinity),
     token: options.token,
+    getToken: options.getToken ?? null,
+    refreshBeforeMs: duration('refreshBeforeMs', options.refreshBeforeMs, 60_000, 0),
     device,
     storage,
     ackTimeoutMs,

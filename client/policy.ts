@@ -42,6 +42,7 @@ export function reactionToClose(reason: CloseName): Reaction {
     case 'unavailable':
     case 'rate-limited':
     case 'malformed':
+    case 'slow-consumer':
       return 'rejoin';
   }
 }

@@ -28,3 +28,15 @@ export function actorFromToken(token: string): Actor | null {
     return null;
   }
 }
+
+/** When a JWT expires (its `exp` claim, in ms since the epoch), or null when it cannot be read. */
+export function expiryOfToken(token: string): number | null {
+  const payload = token.split('.')[1];
+  if (payload === undefined) return null;
+  try {
+    const { exp } = JSON.parse(base64UrlDecode(payload)) as { exp?: unknown };
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}

@@ -96,6 +96,20 @@ export interface Config {
   maxIdempotencyKeys: number;
   /** Limits against abuse (rates per IP and subject, byte budgets, connection caps) and exposure: see the end of this file. */
   abuse: AbuseConfig;
+  /**
+   * Messages one session (a connection's use of one cart) may have waiting to be handled; past it
+   * a message is refused (E_RATE_LIMITED; /yjs closes with 4429). Each waiting message can cost a
+   * full sync's CPU, so this bounds the work a client can leave behind.
+   */
+  sessionQueueMax: number;
+  /** Bytes of messages one session may have waiting (a /yjs client sends before its cart loaded). */
+  sessionQueueBytes: number;
+  /**
+   * Bytes a connection may leave unread (sent by the node, not yet taken by the peer) before the
+   * node closes it as a slow consumer (4008): a reader that stops must not hold a copy of every
+   * relayed change.
+   */
+  maxBufferedBytes: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -134,6 +148,9 @@ export const DEFAULT_CONFIG: Config = {
   removedLineGraceSeconds: 24 * 3600,
   maxIdempotencyKeys: 1000,
   abuse: abuseDefaults(),
+  sessionQueueMax: 64,
+  sessionQueueBytes: 4 * 1024 * 1024,
+  maxBufferedBytes: 2 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {
@@ -166,6 +183,9 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_MAX_BULK_JSON_BYTES: ['maxBulkJsonBytes', 64 * 1024, 64 * 1024 * 1024],
   LIVECART_REMOVED_LINE_GRACE_SECONDS: ['removedLineGraceSeconds', 0, 366 * 24 * 3600],
   LIVECART_MAX_IDEMPOTENCY_KEYS: ['maxIdempotencyKeys', 1, 1_000_000],
+  LIVECART_SESSION_QUEUE_MAX: ['sessionQueueMax', 1, 100_000],
+  LIVECART_SESSION_QUEUE_BYTES: ['sessionQueueBytes', 64 * 1024, 1024 * 1024 * 1024],
+  LIVECART_MAX_BUFFERED_BYTES: ['maxBufferedBytes', 64 * 1024, 1024 * 1024 * 1024],
 };
 
 const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {
@@ -272,6 +292,7 @@ export function validateConfig(config: Config): void {
   if (config.maxHttpBufferSize <= config.limits.maxSyncBytes + 4096) {
     config.maxHttpBufferSize = config.limits.maxSyncBytes * 2 + 4096;
   }
+  if (config.sessionQueueBytes < config.limits.maxSyncBytes + 1024) throw new ConfigError('LIVECART_SESSION_QUEUE_BYTES must exceed LIVECART_MAX_SYNC_BYTES');
   if (config.emptyCartTtlSeconds > config.cartTtlSeconds) throw new ConfigError('LIVECART_EMPTY_CART_TTL_SECONDS must not exceed LIVECART_CART_TTL_SECONDS');
 }
 

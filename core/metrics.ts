@@ -38,6 +38,20 @@ export class Metrics {
     this.gauges.set(name, { help, read });
   }
 
+  /** A gauge this process moves itself (returns `add(delta)`), e.g. connections open now. */
+  level(name: string, help: string): (delta: number) => void {
+    let value = 0;
+    this.gauge(name, help, () => value);
+    return (delta) => {
+      value += delta;
+    };
+  }
+
+  /** Current value of a gauge (tests). */
+  async gaugeValue(name: string): Promise<number> {
+    return (await this.gauges.get(name)?.read()) ?? Number.NaN;
+  }
+
   /** A histogram with upper bounds `buckets` (ascending); returns its observe function. */
   histogram(name: string, help: string, buckets: number[]): (value: number) => void {
     const h: Histogram = this.histograms.get(name) ?? { help, buckets, counts: buckets.map(() => 0), sum: 0, count: 0 };
@@ -92,6 +106,11 @@ export function createServerMetrics(metrics: Metrics) {
     rejected: metrics.counter('livecart_rejected_total', 'Messages and updates rejected, by error code and transport.'),
     changes: metrics.counter('livecart_changes_total', 'Changes appended to cart logs, by origin.'),
     dropped: metrics.counter('livecart_dropped_messages_total', 'Messages dropped without a reply (unknown kind or no ack).'),
+    /** Authenticated connections, both transports (a handshake that fails its token is not a device). */
+    devices: metrics.level('livecart_connected_devices', 'Authenticated device connections on this node (Socket.IO and /yjs).'),
+    sessionWork: metrics.counter('livecart_session_work_total', 'Messages queued by cart sessions, by outcome: run, dropped (its connection was gone), refused (queue full).'),
+    step1Encoded: metrics.counter('livecart_sync_answers_encoded_total', 'Sync step 1 answers encoded from the document (the others were served from the per-version cache).'),
+    sessionsClosed: metrics.counter('livecart_sessions_closed_total', 'Cart sessions the server ended, by close reason and transport.'),
   };
 }
 

@@ -22,6 +22,11 @@ export const CLOSE = {
   RATE_LIMITED: { code: 4429, name: 'rate-limited' },
   /** Storage is unavailable; reconnect later, local edits are kept by the client. */
   UNAVAILABLE: { code: 4503, name: 'unavailable' },
+  /**
+   * The peer reads too slowly: more than the node's buffer limit of sent frames waited for it.
+   * Reconnect; the resync brings what it missed.
+   */
+  SLOW_CONSUMER: { code: 4008, name: 'slow-consumer' },
 } as const;
 
 export type CloseName = (typeof CLOSE)[keyof typeof CLOSE]['name'];

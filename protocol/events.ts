@@ -33,6 +33,12 @@ export type SyncAck = { ok: true; version: number; prev: number } | { ok: false;
 
 export type LeaveAck = { ok: true } | { ok: false; error: WireError };
 
+/**
+ * Answer to `refresh-token`: the connection (and every cart it joined) now runs under the new
+ * token, until `expiresAt` (ms since the epoch). Refused: the old token stays in force.
+ */
+export type RefreshAck = { ok: true; expiresAt: number } | { ok: false; error: WireError };
+
 /** Metadata of a change the server relays: its log position, so gaps can be detected. */
 export interface ChangeMeta {
   /** Log sequence number of this change (the cart's version after it). */
@@ -52,6 +58,11 @@ export interface ClientToServerEvents {
   leave: (cartId: string, ack: (res: LeaveAck) => void) => void;
   sync: (cartId: string, frame: Uint8Array, ack: (res: SyncAck) => void) => void;
   awareness: (cartId: string, frame: Uint8Array) => void;
+  /**
+   * A new token for this live connection (before the old one expires): same subject, granting
+   * every cart the connection has joined.
+   */
+  'refresh-token': (token: string, ack: (res: RefreshAck) => void) => void;
 }
 
 export interface ServerToClientEvents {

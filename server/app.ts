@@ -41,6 +41,9 @@ import { clientIp } from './limits/client-ip.ts';
 import { ConnectionCaps } from './limits/connection-caps.ts';
 import { metricsAuthorized } from './limits/metrics-token.ts';
 import { RateLimits } from './limits/rate-limits.ts';
+import type { SessionContext } from './session/cart-session.ts';
+import { defaultHooks } from './session/hooks.ts';
+import { Step1Answers } from './session/step1-answers.ts';
 
 export interface CartServerOptions {
   config: Config;
@@ -240,8 +243,17 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     serverMetrics.rejected({ code: wire.code, transport: 'socketio' });
     next(Object.assign(new Error(wire.message), { data: wire }));
   });
-  const transport = attachSocketTransport(io, { registry, auth, config, log, metrics: serverMetrics, clustered, nodeId });
-  const yws = createYwsEndpoint({ registry, auth, config, log, metrics: serverMetrics });
+  const sessions: SessionContext = {
+    registry,
+    config,
+    log,
+    metrics: serverMetrics,
+    hooks: defaultHooks(log, serverMetrics),
+    step1: new Step1Answers(() => serverMetrics.step1Encoded()),
+    draining: () => draining,
+  };
+  const transport = attachSocketTransport(io, { auth, session: sessions, clustered, nodeId });
+  const yws = createYwsEndpoint({ auth, session: sessions });
   http.on('upgrade', (req, socket, head) => {
     if ((req.url ?? '').startsWith('/yjs')) {
       const ip = clientIp(req.socket.remoteAddress, req.headers, config.abuse.trustProxyHops);
@@ -283,7 +295,6 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   };
 
   metrics.gauge('livecart_hosted_carts', 'Carts loaded on this node.', () => registry.size);
-  metrics.gauge('livecart_connected_devices', 'Socket.IO connections on this node.', () => io.engine.clientsCount);
 
   return {
     nodeId,
@@ -313,7 +324,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       http.close();
       const deadline = Date.now() + config.shutdownGraceMs;
       const drained = (async () => {
-        await transport.drain();
+        await Promise.all([transport.drain(), yws.drain()]);
         await registry.settled();
         // Changes appended during the drain asked for revalidations: they reach the queue before it closes.
         await revalidation.settled();
@@ -323,9 +334,11 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
       const grace = new Promise<false>((resolve) => setTimeout(resolve, config.shutdownGraceMs, false).unref());
       if (!(await Promise.race([drained, grace]))) log.warn('shutdown grace ran out with work in flight', { requestsInFlight, revalidationsPending: revalidation.pending });
       await heartbeat?.stop();
+      transport.stop();
       yws.closeAll(CLOSE.SHUTTING_DOWN);
-      // Tell devices why their carts go quiet, so they reconnect (elsewhere) instead of waiting.
-      for (const cartId of registry.ids()) io.to(roomOf(cartId)).emit('cart-closed', cartId, { reason: CLOSE.SHUTTING_DOWN.name });
+      // Tell this node's devices why their carts go quiet, so they reconnect (elsewhere) instead of
+      // waiting. Only this node's: a room through the adapter would close the cart on every node.
+      for (const cartId of registry.ids()) io.local.to(roomOf(cartId)).emit('cart-closed', cartId, { reason: CLOSE.SHUTTING_DOWN.name });
       await new Promise<void>((resolve) => io.close(() => resolve()));
       http.closeAllConnections();
       registry.clear();

@@ -78,7 +78,8 @@ export class HostedCart {
   private tail: Promise<unknown> = Promise.resolve();
   /**
    * Connections that see only the changes this node applies (stock /yjs clients, which the adapter
-   * does not reach): changes other nodes append are caught up for them at once.
+   * does not reach): changes other nodes append are caught up for them at once. Kept by the /yjs
+   * fan-out (server/transport/yws-fanout.ts).
    */
   followers = 0;
   /** Devices and connections using this cart on this node (for idle unload). */

@@ -1,0 +1,91 @@
+/**
+ * What a client can make a node spend through one cart session is bounded: its queue (count and
+ * bytes), work of a client that left (dropped, never run), and repeated sync step 1 on a large
+ * cart (answered from a per-version cache).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import * as Y from 'yjs';
+import { CLOSE, type SyncAck, encodeWsSync, writeSyncStep1 } from '../protocol/index.ts';
+import { type TestNode, startNode } from './helpers/node.ts';
+import { type RawSocket, connectSocket } from './helpers/raw-device.ts';
+import { once, waitFor } from './helpers/wait.ts';
+
+let node: TestNode;
+beforeAll(async () => {
+  node = await startNode({ sessionQueueMax: 16 });
+});
+afterAll(async () => {
+  await node.close();
+});
+
+const EMPTY_STEP1 = writeSyncStep1(Y.encodeStateVector(new Y.Doc()));
+const work = (outcome: string, transport: string): number => node.node.metrics.value('livecart_session_work_total', { outcome, transport });
+const encoded = (): number => node.node.metrics.value('livecart_sync_answers_encoded_total');
+
+/** A cart whose document is about `bytes` large (a server-side change, as a big cart's history would be). */
+async function bigCart(bytes: number): Promise<{ cartId: string; token: string }> {
+  const created = await node.createCart();
+  const cart = await node.node.registry.acquire(created.cartId);
+  await cart.applyServerChange((doc) => doc.getMap('cart').set('padding', 'x'.repeat(bytes)), { kind: 'rest', requestId: 'test-padding' });
+  node.node.registry.release(cart);
+  return created;
+}
+
+async function joined(cartId: string, token: string): Promise<RawSocket> {
+  const socket = await connectSocket(node.url, token);
+  const res = await socket.emitWithAck('join', cartId, { device: 'flood' });
+  if (!res.ok) throw new Error(res.error.code);
+  return socket;
+}
+
+describe('session limits', () => {
+  it('finding 1: sockets that flood sync step 1 on a big cart and leave: their queued work is dropped, not run, and the cart is encoded once per version', async () => {
+    const { cartId, token } = await bigCart(270_000);
+    const sockets = await Promise.all(Array.from({ length: 10 }, () => joined(cartId, token)));
+    const before = { run: work('run', 'socketio'), dropped: work('dropped', 'socketio'), refused: work('refused', 'socketio'), encoded: encoded() };
+    const perSocket = 12;
+    await Promise.all(
+      sockets.map(async (socket) => {
+        for (let i = 0; i < perSocket; i++) socket.emit('sync', cartId, EMPTY_STEP1, () => undefined);
+        // Answered at once, after the syncs before it were received (and queued): then leave.
+        await socket.emitWithAck('leave', 'not-joined-cart');
+        socket.close();
+      }),
+    );
+    const sent = sockets.length * perSocket;
+    // Every message is accounted for once the sockets are gone: run, dropped unrun, or refused.
+    await waitFor(() => expect(work('run', 'socketio') - before.run + work('dropped', 'socketio') - before.dropped + work('refused', 'socketio') - before.refused).toBe(sent));
+    expect(work('dropped', 'socketio') - before.dropped).toBeGreaterThan(0);
+    expect(work('run', 'socketio') - before.run).toBeLessThan(sent);
+    // Same version, same (empty) state vector: one encoding serves every answer.
+    expect(encoded() - before.encoded).toBeLessThanOrEqual(1);
+  });
+
+  it('finding 1: a session queue holds at most LIVECART_SESSION_QUEUE_MAX messages; the excess gets E_RATE_LIMITED at once', async () => {
+    const { cartId, token } = await bigCart(200_000);
+    const socket = await joined(cartId, token);
+    try {
+      const acks = await Promise.all(Array.from({ length: 60 }, () => socket.emitWithAck('sync', cartId, EMPTY_STEP1) as Promise<SyncAck>));
+      const limited = acks.filter((a) => !a.ok && a.error.code === 'E_RATE_LIMITED').length;
+      expect(limited).toBeGreaterThan(0);
+      expect(acks.filter((a) => a.ok).length).toBeGreaterThanOrEqual(16);
+      expect(limited + acks.filter((a) => a.ok).length).toBe(60);
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('finding 1: a /yjs client flooding sync step 1 is refused on receipt past its queue bound and closed with 4429', async () => {
+    const { cartId, token } = await bigCart(200_000);
+    const before = { refused: work('refused', 'yws'), encoded: encoded() };
+    const ws = new WebSocket(`ws://127.0.0.1:${node.port}/yjs/${cartId}?token=${token}`);
+    const closed = new Promise<[number, string]>((resolve) => ws.on('close', (code, reason) => resolve([code, reason.toString()])));
+    await once(ws, 'open');
+    const frame = encodeWsSync(EMPTY_STEP1);
+    for (let i = 0; i < 200; i++) ws.send(frame);
+    expect(await closed).toEqual([CLOSE.RATE_LIMITED.code, 'E_RATE_LIMITED']);
+    expect(work('refused', 'yws') - before.refused).toBeGreaterThan(0);
+    expect(encoded() - before.encoded).toBeLessThanOrEqual(1);
+  });
+});
