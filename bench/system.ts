@@ -68,6 +68,8 @@ export interface SystemOptions {
   adapter?: 'redis' | 'sharded';
   /** LIVECART_* settings given on the command line (--env), for every node and the worker. */
   settings?: Record<string, string>;
+  /** Keep the nodes' default socket rate limit (the abuse run: as a real deployment has it). */
+  defaultLimits?: boolean;
 }
 
 const STOP_GRACE_MS = 4000;
@@ -144,8 +146,7 @@ export class BenchSystem {
       LIVECART_LOG_LEVEL: 'warn',
       LIVECART_SOCKET_ADAPTER: this.opts.adapter ?? 'redis',
       // The load generator multiplexes many edits per connection: no per-connection rate limit.
-      LIVECART_SOCKET_RATE: '100000',
-      LIVECART_SOCKET_BURST: '1000000',
+      ...(this.opts.defaultLimits ? {} : { LIVECART_SOCKET_RATE: '100000', LIVECART_SOCKET_BURST: '1000000' }),
       LIVECART_SEED_CATALOG: 'true',
       LIVECART_DATA_DIR: this.redisDir ?? tmpdir(),
       ...this.opts.settings,
