@@ -3,7 +3,7 @@
  * every second; and, at the end, what the attacks left in Redis.
  */
 import { Redis } from 'ioredis';
-import { type MachineTicks, PROC_NAMES, type ProcName, type Pids, cpuSeconds, machineTicks } from '../proc.ts';
+import { type MachineTicks, PROC_NAMES, type ProcName, type Pids, cpuSeconds, machineTicks, rssBytes } from '../proc.ts';
 import { KEY_PREFIX } from '../system.ts';
 
 export type Watched = ProcName | 'honest' | 'attackers';
@@ -14,6 +14,10 @@ export interface Sample {
   /** % of one core over the last interval. */
   cpu: Record<Watched, number | null>;
   usedMemory: number | null;
+  /** RSS of the nodes (bytes). */
+  rss: { node1: number | null; node2: number | null };
+  /** CPU seconds used so far by each node (for the seconds spent after the attack). */
+  cpuTotal: { node1: number | null; node2: number | null };
   /** Busy share of all the machine's cores (anything running on it, ours or not), 0..100. */
   machine: number | null;
 }
@@ -61,7 +65,7 @@ export class Monitor {
     }
     const total = machine && prev.machine ? machine.total - prev.machine.total : 0;
     const busy = machine && prev.machine && total > 0 ? ((machine.busy - prev.machine.busy) / total) * 100 : null;
-    const sample: Sample = { at, cpu: pct, usedMemory: null, machine: busy };
+    const sample: Sample = { at, cpu: pct, usedMemory: null, machine: busy, rss: { node1: rssBytes(this.pids.node1), node2: rssBytes(this.pids.node2) }, cpuTotal: { node1: cpu.node1, node2: cpu.node2 } };
     this.samples.push(sample);
     // Redis may be slow to answer under attack: the sample is filled in when it does.
     if (this.busy) return;

@@ -19,7 +19,7 @@ export interface Thresholds {
 export interface AbuseFigures {
   seconds: number;
   honest: { before: LatencySummary; during: LatencySummary; after: LatencySummary; unobserved: number; edits: number; errors: string[] };
-  cpu: Record<'node1' | 'node2', { duringMean: number | null; duringMax: number | null; after: Array<number | null>; idleAfterSeconds: number | null }>;
+  cpu: Record<'node1' | 'node2', { duringMean: number | null; duringMax: number | null; after: Array<number | null>; idleAfterSeconds: number | null; cpuSecondsAfter: number | null; rssBefore: number | null; rssPeak: number | null; rssEnd: number | null }>;
   cpuOthers: Record<'worker' | 'redis' | 'honest' | 'attackers', number | null>;
   /** Mean busy share of all cores during the attack, and the load average at the start (the machine may be shared). */
   machine: { duringPercent: number | null; loadAvgAtStart: number[] };
@@ -68,6 +68,15 @@ export function figures(input: {
     duringMax: during.reduce<number | null>((m, s) => (s.cpu[n] === null ? m : Math.max(m ?? 0, s.cpu[n])), null),
     after: after.map((s) => s.cpu[n]),
     idleAfterSeconds: idleAfter(samples, n, attackEnd, th.idlePercent),
+    // CPU the node spent after the attackers left (the whole watch, not only the 10 s): work that outlived its clients.
+    cpuSecondsAfter: (() => {
+      const a = samples.filter((s) => s.at <= attackEnd).at(-1)?.cpuTotal[n];
+      const b = samples.at(-1)?.cpuTotal[n];
+      return a === null || a === undefined || b === null || b === undefined ? null : b - a;
+    })(),
+    rssBefore: before.at(-1)?.rss[n] ?? null,
+    rssPeak: samples.reduce<number | null>((m, s) => (s.rss[n] === null ? m : Math.max(m ?? 0, s.rss[n])), null),
+    rssEnd: samples.at(-1)?.rss[n] ?? null,
   });
   const mem = samples.map((s) => s.usedMemory).filter((v): v is number => v !== null);
   const peak = Math.max(...mem, input.leftovers.usedMemory ?? 0);
@@ -116,10 +125,10 @@ export function markdown(f: AbuseFigures, command: string, date: string): string
   out.push(`- before the attack: ${ms(f.honest.before)}`, `- during: ${ms(f.honest.during)}`, `- after: ${ms(f.honest.after)}`);
   out.push(`- ${f.honest.edits} edits, ${f.honest.unobserved} never observed within the drain (counted with the time waited); client errors: ${f.honest.errors.length === 0 ? 'none' : f.honest.errors.slice(0, 5).join(' | ')}`);
   out.push(`- convergence: ${f.convergence.ok ? 'yes' : `**no**: ${[...f.convergence.problems, ...f.convergence.clientErrors].slice(0, 5).join(' | ')}`}`);
-  out.push('', '## CPU (% of one core)', '');
+  out.push('', '## Nodes: CPU (% of one core) and RSS', '');
   for (const n of ['node1', 'node2'] as const) {
     const c = f.cpu[n];
-    out.push(`- ${n}: during mean ${pct(c.duringMean)}, max ${pct(c.duringMax)}; the 10 s after: ${c.after.map(pct).join(' ')}; idle (< bound, 3 s in a row) after ${c.idleAfterSeconds === null ? 'not within the wait' : `${c.idleAfterSeconds.toFixed(0)} s`}`);
+    out.push(`- ${n}: during mean ${pct(c.duringMean)}, max ${pct(c.duringMax)}; the 10 s after: ${c.after.map(pct).join(' ')}; idle (< bound, 3 s in a row) after ${c.idleAfterSeconds === null ? 'not within the wait' : `${c.idleAfterSeconds.toFixed(0)} s`}; ${c.cpuSecondsAfter?.toFixed(1) ?? '–'} CPU s used after the attack; RSS before ${mib(c.rssBefore)}, peak ${mib(c.rssPeak)}, end ${mib(c.rssEnd)}`);
   }
   out.push(`- during, mean: worker ${pct(f.cpuOthers.worker)}, redis ${pct(f.cpuOthers.redis)}, honest devices' process ${pct(f.cpuOthers.honest)}, attackers' processes ${pct(f.cpuOthers.attackers)}`);
   out.push('', '## Redis', '');
