@@ -151,7 +151,7 @@ async function check(convergeMs: number): Promise<Convergence> {
     const views = (c: Cart): Array<{ name: string; view: CartHandle['view'] }> => c.devices.map((d) => ({ name: d.name, view: d.handle.view }));
     problems = carts.map((c) => cartProblem(c.cartId, views(c), c.expected)).filter((x) => x !== null);
     if (problems.length === 0) {
-      const rest = await Promise.all(carts.map((c, i) => restProblem(`${urls[i % 2]}/v1/carts/${c.cartId}`, c.token, c.cartId, c.devices[0]!.handle.view, c.expected)));
+      const rest = await Promise.all(carts.map((c, i) => restProblem(`${urls[i % 2]}/v1/carts/${c.cartId}`, c.token, honestAddress(2 * i), c.cartId, c.devices[0]!.handle.view, c.expected)));
       problems = rest.filter((x) => x !== null);
       if (problems.length === 0) break;
     }

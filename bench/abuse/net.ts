@@ -8,6 +8,8 @@ import { Agent, request } from 'node:http';
 /** 127.0.0.2… for honest devices, 127.0.1.x for attackers (one address per attack unless said). */
 export const honestAddress = (i: number): string => `127.0.0.${2 + (i % 250)}`;
 export const attackerAddress = (attack: number, k = 0): string => `127.0.${1 + attack}.${1 + (k % 250)}`;
+/** 127.0.50.1… for the soak's devices: distinct for 50,000 of them. */
+export const shopperAddress = (i: number): string => `127.0.${50 + (Math.floor(i / 250) % 200)}.${1 + (i % 250)}`;
 
 const agents = new Map<string, Agent>();
 function agentFor(localAddress: string): Agent {

@@ -3,22 +3,17 @@
  * same view, each line the last quantity set on it, priced for it, and REST returns that view.
  */
 import type { CartView } from '../../client/index.ts';
+import { http } from '../abuse/net.ts';
 
 export interface RestGet {
   status: number;
   body: unknown;
 }
 
-export async function restGet(url: string, token: string): Promise<RestGet> {
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    // Not JSON: keep the text.
-  }
-  return { status: res.status, body };
+/** GET with the cart's token, from the loopback address `from` (each shopper its own IP). */
+export async function restGet(url: string, token: string, from: string): Promise<RestGet> {
+  const res = await http(url, { headers: { authorization: `Bearer ${token}` }, from });
+  return { status: res.status, body: res.json ?? res.text };
 }
 
 type ViewLike = Pick<CartView, 'status' | 'currency' | 'coupons' | 'attributes' | 'totals' | 'warnings'> & { lines: Array<Record<string, unknown>> };
@@ -63,8 +58,8 @@ export function cartProblem(cartId: string, views: Array<{ name: string; view: C
   return problems.length === 0 ? null : { problem: `${cartId}: ${problems.slice(0, 3).join('; ')}`, lost };
 }
 
-export async function restProblem(url: string, token: string, cartId: string, deviceView: CartView, expected: ReadonlyMap<string, number>): Promise<Problem | null> {
-  const res = await restGet(url, token);
+export async function restProblem(url: string, token: string, from: string, cartId: string, deviceView: CartView, expected: ReadonlyMap<string, number>): Promise<Problem | null> {
+  const res = await restGet(url, token, from);
   if (res.status !== 200) return { problem: `${cartId}: REST GET ${res.status}`, lost: expected.size };
   const body = res.body as ViewLike;
   if (canonical(body) === canonical(deviceView as unknown as ViewLike)) return null;

@@ -12,6 +12,7 @@ import { type CartHandle, type CartView, LiveCartConnection } from '../../client
 import type { Convergence, InitParams } from '../ipc.ts';
 import { exponential, summarize } from '../stats.ts';
 import { BENCH_SKUS } from '../system.ts';
+import { http, shopperAddress } from '../abuse/net.ts';
 import { type RestGet, cartProblem, restGet, restProblem } from './check.ts';
 import type { SoakCounts, SoakParams, SoakResult } from './types.ts';
 
@@ -36,6 +37,8 @@ interface SoakDevice {
 interface SoakCart {
   cartId: string;
   token: string;
+  /** The loopback address its REST calls come from. */
+  from: string;
   devices: SoakDevice[];
   /** Slots with a device or one being opened. */
   taken: Set<number>;
@@ -50,6 +53,7 @@ interface SoakCart {
 interface Retired {
   cartId: string;
   token: string;
+  from: string;
   at: number;
   node: number;
 }
@@ -250,7 +254,7 @@ export class SoakLoad {
     this.carts.splice(this.carts.indexOf(cart), 1);
     await Promise.allSettled(cart.devices.map((d) => d.conn.close()));
     // The worker may still re-price the last edit: its write restarts the TTL, so count from now.
-    this.retired.push({ cartId: cart.cartId, token: cart.token, at: now(), node: this.counts.cartsRetired % 2 });
+    this.retired.push({ cartId: cart.cartId, token: cart.token, from: cart.from, at: now(), node: this.counts.cartsRetired % 2 });
     this.counts.cartsRetired += 1;
     this.carts.push(await this.createCart());
   }
@@ -264,7 +268,7 @@ export class SoakLoad {
         continue;
       }
       this.retired.splice(this.retired.indexOf(r), 1);
-      const res: RestGet = await restGet(`${this.init.urls[r.node]}/v1/carts/${r.cartId}`, r.token);
+      const res: RestGet = await restGet(`${this.init.urls[r.node]}/v1/carts/${r.cartId}`, r.token, r.from);
       if (res.status === 404) this.counts.cartsExpired += 1;
       else this.counts.cartsNotExpired += 1;
     }
@@ -274,11 +278,14 @@ export class SoakLoad {
   // Carts and devices
 
   private async createCart(): Promise<SoakCart> {
-    const node = this.nextCartNode++ % 2;
-    const res = await fetch(`${this.init.urls[node]}/v1/carts`, { method: 'POST' });
-    const body = (await res.json()) as { cartId?: string; token?: string };
-    if (res.status !== 201 || !body.cartId || !body.token) throw new Error(`POST /v1/carts: ${res.status} ${JSON.stringify(body)}`);
-    const cart: SoakCart = { cartId: body.cartId, token: body.token, devices: [], taken: new Set([0, 1]), expected: new Map(), lastEditAt: now(), retiring: false, busy: false };
+    const index = this.nextCartNode++;
+    const node = index % 2;
+    // Every cart (its REST calls) and every device from its own loopback address: shoppers, not one IP.
+    const from = shopperAddress(index);
+    const res = await http(`${this.init.urls[node]}/v1/carts`, { method: 'POST', from });
+    const body = res.json as { cartId?: string; token?: string } | null;
+    if (res.status !== 201 || !body?.cartId || !body.token) throw new Error(`POST /v1/carts: ${res.status} ${res.text.slice(0, 200)}`);
+    const cart: SoakCart = { cartId: body.cartId, token: body.token, from, devices: [], taken: new Set([0, 1]), expected: new Map(), lastEditAt: now(), retiring: false, busy: false };
     // Device A on node 1, device B on node 2: both nodes host every cart.
     for (const slot of [0, 1]) {
       const d = await this.openDevice(cart, slot, slot);
@@ -291,9 +298,11 @@ export class SoakLoad {
   }
 
   private async openDevice(cart: SoakCart, slot: number, node: number): Promise<SoakDevice> {
-    const name = `d${this.nextDevice++}`;
+    const n = this.nextDevice++;
+    const name = `d${n}`;
     const syncCheckMs = this.init.syncCheckMs;
-    const conn = new LiveCartConnection({ url: this.init.urls[node]!, token: cart.token, device: name, ...(syncCheckMs === null ? {} : { syncCheckMs }) });
+    const socketOptions = { localAddress: shopperAddress(25_000 + n) } as Record<string, unknown>;
+    const conn = new LiveCartConnection({ url: this.init.urls[node]!, token: cart.token, device: name, socketOptions, ...(syncCheckMs === null ? {} : { syncCheckMs }) });
     try {
       const handle = await conn.open(cart.cartId);
       await handle.whenSynced();
@@ -324,7 +333,7 @@ export class SoakLoad {
       const views = (c: SoakCart): Array<{ name: string; view: CartView }> => c.devices.map((d) => ({ name: d.name, view: d.handle.view }));
       problems = list.map((c) => cartProblem(c.cartId, views(c), c.expected)).filter((x) => x !== null);
       if (problems.length === 0) {
-        const rest = await Promise.all(list.map((c, i) => restProblem(`${this.init.urls[i % 2]}/v1/carts/${c.cartId}`, c.token, c.cartId, views(c)[0]!.view, c.expected)));
+        const rest = await Promise.all(list.map((c, i) => restProblem(`${this.init.urls[i % 2]}/v1/carts/${c.cartId}`, c.token, c.from, c.cartId, views(c)[0]!.view, c.expected)));
         problems = rest.filter((x) => x !== null);
         if (problems.length === 0) break;
       }
