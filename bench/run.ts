@@ -312,7 +312,7 @@ async function main(): Promise<number> {
     }
   };
 
-  ctx.progress(`livecart bench: scenarios ${[...flags.scenarios, ...(flags.soak ? ['soak'] : [])].join(',')}, ${flags.reps} repetition(s)${flags.quick ? ' (quick)' : ''}; logs in ${logDir}`);
+  ctx.progress(`livecart bench: scenarios ${[...flags.scenarios, ...(flags.soak ? ['soak'] : [])].join(',')}, ${flags.scenarios.length > 0 ? `${flags.reps} repetition(s)` : ''}${flags.soak ? `${flags.scenarios.length > 0 ? ', ' : ''}soak once` : ''}${flags.quick ? ' (quick)' : ''}; logs in ${logDir}`);
   if (has(1) || has(2)) await repeat('1 cross-node ladder', results.ladderCross, (rep) => ladder(ctx, rep, 'cross'));
   if (has(2)) await repeat('2 same-node ladder', results.ladderSame, (rep) => ladder(ctx, rep, 'same'));
   if (has(3)) await repeat('3 memory per idle device', results.memory, (rep) => memory(ctx, rep));
