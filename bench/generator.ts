@@ -36,6 +36,7 @@ import type {
   TouchParams,
 } from './ipc.ts';
 import { type CpuSample, cpuDelta, sampleCpu } from './proc.ts';
+import { SoakLoad } from './soak/load.ts';
 import { exponential, summarize } from './stats.ts';
 import { BENCH_SKUS } from './system.ts';
 
@@ -699,13 +700,17 @@ async function restLoad(p: RestParams): Promise<RestResult> {
   return { rate: p.rate, sent, achievedRate: window > 0 ? sent / window : 0, latency: summarize(latencies), errors, cpu, generatorBound: (cpu.percent.generator ?? 0) > 90, convergence };
 }
 
+let soakLoad: SoakLoad | null = null;
+
 async function closeAll(): Promise<{ closed: number }> {
+  const soaked = soakLoad ? await soakLoad.closeAll() : 0;
+  soakLoad = null;
   const devices = [...carts.flatMap((c) => c.devices), ...extraDevices, ...(historyDevice ? [historyDevice] : [])];
   carts = [];
   extraDevices.length = 0;
   historyDevice = null;
   await pool(devices, 64, closeDevice);
-  return { closed: devices.length };
+  return { closed: devices.length + soaked };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -727,6 +732,10 @@ const handlers: Handlers = {
   priceChanges,
   rest: restLoad,
   closeAll,
+  soak: (p) => {
+    soakLoad = new SoakLoad(cfg());
+    return soakLoad.run(p);
+  },
 };
 
 process.on('message', (msg: Request) => {

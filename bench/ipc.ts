@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import type { CpuDelta, Pids } from './proc.ts';
+import type { SoakParams, SoakResult } from './soak/types.ts';
 import type { LatencySummary } from './stats.ts';
 import { ROOT, track } from './system.ts';
 
@@ -203,6 +204,8 @@ export interface GeneratorApi {
   priceChanges(p: PriceParams): PriceResult;
   rest(p: RestParams): RestResult;
   closeAll(p: Record<string, never>): { closed: number };
+  /** The soak (bench/soak/load.ts): runs for its whole duration, then checks every live cart. */
+  soak(p: SoakParams): SoakResult;
 }
 
 export type Method = keyof GeneratorApi;

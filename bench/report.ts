@@ -3,6 +3,7 @@
  */
 import type { StepResult } from './ipc.ts';
 import { type ColdJoinRep, type CorrectionRep, type CpuRep, type Flags, type LadderRep, type MemoryRep, type RestRep, bestSustained, cpuPerThousand, memoryFigures } from './scenarios.ts';
+import { SOAK_SERIES, type SoakRep } from './soak/scenario.ts';
 import { type Spread, fmtSpread, percentile, spread, summarize } from './stats.ts';
 
 export interface Meta {
@@ -24,6 +25,7 @@ export interface RunResults {
   correction: CorrectionRep[];
   rest: RestRep[];
   cpu: CpuRep[];
+  soak: SoakRep[];
   /** Scenario → errors that aborted a repetition. */
   aborted: Record<string, string[]>;
 }
@@ -158,7 +160,43 @@ export function summarizeRun(results: RunResults, flags: Flags): Summary {
     rows.push(row('7', `  worker (not in the target)`, c.map((x) => x.worker), 's', 3));
     rows.push(row('7', `  load generator (200 client-library devices)`, c.map((x) => x.generator), 's', 3));
   }
+  if (results.soak.length > 0) {
+    addFailures('soak', results.soak);
+    const sk = results.soak;
+    const mib = (v: number | null): number | null => (v === null ? null : v / 1048576);
+    rows.push(row('soak', `edits/s achieved (offered ${flags.soakRate}/s, ${flags.soakMinutes} min)`, sk.map((r) => r.result.achievedRate), '/s', 0));
+    rows.push(row('soak', 'edit → acknowledged on its device, p99', sk.map((r) => r.result.ackLatency.p99), 'ms', 1));
+    for (const s of SOAK_SERIES) {
+      const keys = s === 'redisKeys';
+      rows.push(row('soak', `${s} slope after warm-up`, sk.map((r) => (keys ? r.fits[s].perHour : mib(r.fits[s].perHour))), keys ? 'keys/h' : 'MiB/h', keys ? 0 : 1));
+    }
+  }
   return { rows, failed, ladders };
+}
+
+function soakSection(flags: Flags, reps: SoakRep[]): string[] {
+  const out = ['', '## Soak', ''];
+  const mib = (v: number | null): string => (v === null ? '–' : (v / 1048576).toFixed(1));
+  for (const [i, r] of reps.entries()) {
+    const c = r.result.counts;
+    out.push(
+      `rep ${i + 1}: ${flags.soakMinutes} min at ${r.params.rate} edits/s offered (${r.result.achievedRate.toFixed(0)}/s achieved), ${r.params.carts} live carts, cart TTL ${r.params.cartTtlSeconds} s; ` +
+        `${c.edits} edits (${c.offlineEdits} made offline), ${c.joins} joins, ${c.leaves} leaves, ${c.offlines} offline periods, ${c.cartsCreated} carts created, ${c.cartsRetired} retired ` +
+        `(${c.cartsExpired} found expired, ${c.cartsNotExpired} still readable after their TTL, ${c.cartsExpiryPending} not due); ack p50 ${r.result.ackLatency.p50?.toFixed(1) ?? '–'} ms, p99 ${r.result.ackLatency.p99?.toFixed(1) ?? '–'} ms; ` +
+        `at the end ${r.result.liveCarts} carts, ${r.result.liveDevices} devices, converged ${r.result.convergence.ok ? 'yes' : '**no**'}.`,
+      '',
+      `| series | start | end | slope after ${r.warmupSeconds.toFixed(0)} s warm-up | % of mean per hour | samples fitted |`,
+      '|---|---|---|---|---|---|',
+    );
+    for (const s of SOAK_SERIES) {
+      const x = r.fits[s];
+      const keys = s === 'redisKeys';
+      const v = (n: number | null): string => (keys ? (n === null ? '–' : n.toFixed(0)) : `${mib(n)} MiB`);
+      out.push(`| ${s} | ${v(x.start)} | ${v(x.end)} | ${keys ? `${x.perHour?.toFixed(0) ?? '–'} keys/h` : `${mib(x.perHour)} MiB/h`} | ${x.percentPerHour?.toFixed(1) ?? '–'} | ${x.n} |`);
+    }
+    out.push('');
+  }
+  return out;
 }
 
 export function markdown(meta: Meta, flags: Flags, summary: Summary, results: RunResults): string {
@@ -204,6 +242,7 @@ export function markdown(meta: Meta, flags: Flags, summary: Summary, results: Ru
       for (const p of r.points) out.push(`| ${i + 1} | ${p.devices} | ${mb(p.sample.rss.node1)} | ${mb(p.sample.rss.node2)} | ${mb(p.sample.rss.worker)} | ${mb(p.sample.rss.redis)} | ${mb(p.sample.redisUsedMemory)} | ${mb(p.generatorRss)} |`);
     }
   }
+  if (results.soak.length > 0) out.push(...soakSection(flags, results.soak));
   if (failedKeys.length > 0) {
     out.push('', '## Failures', '');
     for (const [k, list] of Object.entries(summary.failed)) for (const f of list.slice(0, 10)) out.push(`- ${k}: ${f}`);

@@ -10,6 +10,7 @@ import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import { type Meta, type RunResults, markdown, summarizeRun } from './report.ts';
 import { type Ctx, type Flags, coldJoin, correction, cpuScenario, ladder, memory, restScenario } from './scenarios.ts';
+import { soak } from './soak/scenario.ts';
 import { ROOT, killAllTracked } from './system.ts';
 
 const USAGE = `usage: npm run bench -- [flags]
@@ -17,11 +18,12 @@ const USAGE = `usage: npm run bench -- [flags]
 Starts a private redis-server, two server nodes, a worker and a load generator (separate processes,
 127.0.0.1 only) and runs the scenarios; writes bench/results/<timestamp>.{json,md} and latest.*.
 
-  --scenarios 1,2,...     which scenarios (default all: 1..7)
+  --scenarios 1,2,...     which scenarios (default all: 1..7; soak only when named, e.g. --scenarios soak)
                             1 cross-device latency ladder   2 highest sustained load (adds a same-node ladder)
                             3 memory per idle device         4 cold join of a long-history cart
                             5 correction latency             6 REST add-line latency
                             7 CPU per 1,000 edits
+                            soak: steady load with churn and expiring carts; memory slopes per hour
   --reps N                repetitions per scenario; figures are the median with min–max (default 3)
   --quick                 smoke run: 1 rep, short steps, small ladder and counts (about 2 minutes)
   --ladder R1,R2,...      offered loads in edits/s (default 50,200,1000,1500,2000,3000,4000,6000)
@@ -43,6 +45,13 @@ Starts a private redis-server, two server nodes, a worker and a load generator (
   --sync-check-ms MS      the client library's syncCheckMs (default: the library's default)
   --memory-placement P    scenario 3: same (both devices of cart i on node i mod 2, as cart affinity
                           routes them; default) or cross (device A on node 1, B on node 2)
+  --soak-minutes M        soak duration (default 30; 2 for a short check)
+  --soak-rate R           soak edits/s (default 100: half the last measured sustained figure)
+  --soak-carts N          live carts during the soak (default 100)
+  --soak-cart-ttl S       the nodes' LIVECART_CART_TTL_SECONDS and EMPTY_CART_TTL during the soak (default 60)
+  --soak-churn-ms MS      one churn action (join, offline, leave, retire + create a cart) every MS (default 2000)
+  --soak-sample-ms MS     memory sampling interval (default 10000)
+  --soak-warmup-pct P     share of the soak left out of the slope fit (default 20)
   --adapter A             the nodes' Socket.IO adapter: redis (classic pub/sub, default) or sharded
   --env K=V[,K=V]         LIVECART_* settings for the nodes and the worker (e.g. LIVECART_REVALIDATE_DELAY_MS=50)
   --cpu-prof              write V8 CPU profiles (.cpuprofile) of the nodes and the worker to the run's log directory
@@ -77,6 +86,14 @@ const DEFAULTS: Flags = {
   memoryPlacement: 'same',
   keepGoing: false,
   sustainedP99Ms: 50,
+  soak: false,
+  soakMinutes: 30,
+  soakRate: 100,
+  soakCarts: 100,
+  soakCartTtlSeconds: 60,
+  soakChurnMs: 2000,
+  soakSampleMs: 10_000,
+  soakWarmup: 0.2,
 };
 
 const QUICK: Partial<Flags> = {
@@ -99,6 +116,7 @@ export function parseFlags(argv: readonly string[]): Flags {
   const boolean = new Set(['--quick', '--keep-going', '--help', '--cpu-prof']);
   const valued = new Set([
     '--adapter', '--env', '--scenarios', '--reps', '--ladder', '--warmup-ms', '--measure-ms', '--drain-ms', '--converge-ms', '--carts', '--idle-devices', '--history-edits',
+    '--soak-minutes', '--soak-rate', '--soak-carts', '--soak-cart-ttl', '--soak-churn-ms', '--soak-sample-ms', '--soak-warmup-pct',
     '--joins', '--price-carts', '--price-changes', '--facts-rate', '--cpu-rate', '--rest-rate', '--rest-carts', '--sustained-p99-ms', '--sync-check-ms', '--memory-placement',
   ]);
   for (let i = 0; i < argv.length; i++) {
@@ -137,8 +155,15 @@ export function parseFlags(argv: readonly string[]): Flags {
     if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p) || Number(p) < min || Number(p) > max)) throw new UsageError(`${name} must be a comma-separated list of integers from ${min} to ${max}, got ${JSON.stringify(v)}`);
     return parts.map(Number);
   };
-  const scenarios = list('--scenarios', 1, 7);
-  if (scenarios) flags.scenarios = [...new Set(scenarios)].sort((a, b) => a - b);
+  const scenarioArg = str('--scenarios');
+  if (scenarioArg !== undefined) {
+    // `soak` may stand alongside the numbered scenarios (it runs after them).
+    const parts = scenarioArg.split(',').map((p) => p.trim());
+    flags.soak = parts.includes('soak');
+    const numbered = parts.filter((p) => p !== 'soak');
+    if (numbered.some((p) => !/^[1-7]$/.test(p)) || (numbered.length === 0 && !flags.soak)) throw new UsageError(`--scenarios must be a comma-separated list of 1..7 and soak, got ${JSON.stringify(scenarioArg)}`);
+    flags.scenarios = [...new Set(numbered.map(Number))].sort((a, b) => a - b);
+  }
   const ladder = list('--ladder', 1, 100_000);
   if (ladder) flags.ladder = [...new Set(ladder)].sort((a, b) => a - b);
   const idle = list('--idle-devices', 2, 100_000);
@@ -164,6 +189,18 @@ export function parseFlags(argv: readonly string[]): Flags {
   set('restRate', int('--rest-rate', 1, 100_000));
   set('restCarts', int('--rest-carts', 1, 10_000));
   set('sustainedP99Ms', int('--sustained-p99-ms', 1, 600_000));
+  const minutes = str('--soak-minutes');
+  if (minutes !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(minutes) || Number(minutes) < 0.5 || Number(minutes) > 24 * 60) throw new UsageError(`--soak-minutes must be a number from 0.5 to 1440, got ${JSON.stringify(minutes)}`);
+    flags.soakMinutes = Number(minutes);
+  }
+  set('soakRate', int('--soak-rate', 1, 100_000));
+  set('soakCarts', int('--soak-carts', 2, 10_000));
+  set('soakCartTtlSeconds', int('--soak-cart-ttl', 60, 366 * 24 * 3600));
+  set('soakChurnMs', int('--soak-churn-ms', 100, 600_000));
+  set('soakSampleMs', int('--soak-sample-ms', 1000, 600_000));
+  const warm = int('--soak-warmup-pct', 0, 90);
+  if (warm !== undefined) flags.soakWarmup = warm / 100;
   const placement = str('--memory-placement');
   if (placement !== undefined) {
     if (placement !== 'same' && placement !== 'cross') throw new UsageError(`--memory-placement must be same or cross, got ${JSON.stringify(placement)}`);
@@ -259,12 +296,12 @@ async function main(): Promise<number> {
   const logDir = join(resultsDir, `${stamp}-logs`);
   mkdirSync(resultsDir, { recursive: true });
   const ctx: Ctx = { flags, logDir, progress: (line) => process.stderr.write(`${line}\n`) };
-  const results: RunResults = { ladderCross: [], ladderSame: [], memory: [], coldJoin: [], correction: [], rest: [], cpu: [], aborted: {} };
+  const results: RunResults = { ladderCross: [], ladderSame: [], memory: [], coldJoin: [], correction: [], rest: [], cpu: [], soak: [], aborted: {} };
   const has = (n: number): boolean => flags.scenarios.includes(n);
 
-  const repeat = async <T>(name: string, list: T[], run: (rep: number) => Promise<T>): Promise<void> => {
-    for (let rep = 1; rep <= flags.reps; rep++) {
-      ctx.progress(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${name}, repetition ${rep}/${flags.reps}`);
+  const repeat = async <T>(name: string, list: T[], run: (rep: number) => Promise<T>, reps = flags.reps): Promise<void> => {
+    for (let rep = 1; rep <= reps; rep++) {
+      ctx.progress(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${name}, repetition ${rep}/${reps}`);
       try {
         list.push(await run(rep));
       } catch (err) {
@@ -275,7 +312,7 @@ async function main(): Promise<number> {
     }
   };
 
-  ctx.progress(`livecart bench: scenarios ${flags.scenarios.join(',')}, ${flags.reps} repetition(s)${flags.quick ? ' (quick)' : ''}; logs in ${logDir}`);
+  ctx.progress(`livecart bench: scenarios ${[...flags.scenarios, ...(flags.soak ? ['soak'] : [])].join(',')}, ${flags.scenarios.length > 0 ? `${flags.reps} repetition(s)` : ''}${flags.soak ? `${flags.scenarios.length > 0 ? ', ' : ''}soak once` : ''}${flags.quick ? ' (quick)' : ''}; logs in ${logDir}`);
   if (has(1) || has(2)) await repeat('1 cross-node ladder', results.ladderCross, (rep) => ladder(ctx, rep, 'cross'));
   if (has(2)) await repeat('2 same-node ladder', results.ladderSame, (rep) => ladder(ctx, rep, 'same'));
   if (has(3)) await repeat('3 memory per idle device', results.memory, (rep) => memory(ctx, rep));
@@ -283,6 +320,8 @@ async function main(): Promise<number> {
   if (has(5)) await repeat('5 correction latency', results.correction, (rep) => correction(ctx, rep));
   if (has(6)) await repeat('6 REST', results.rest, (rep) => restScenario(ctx, rep));
   if (has(7)) await repeat('7 CPU per 1,000 edits', results.cpu, (rep) => cpuScenario(ctx, rep));
+  // One soak: its length is the repetition.
+  if (flags.soak) await repeat('soak', results.soak, (rep) => soak(ctx, rep), 1);
 
   meta.durationSeconds = (Date.now() - started) / 1000;
   const summary = summarizeRun(results, flags);

@@ -40,6 +40,16 @@ export interface Flags {
   keepGoing: boolean;
   /** p99 bound of a sustained step (scenario 2). */
   sustainedP99Ms: number;
+  /** The soak scenario (`--scenarios soak`, never in the default run) and its settings. */
+  soak: boolean;
+  soakMinutes: number;
+  soakRate: number;
+  soakCarts: number;
+  soakCartTtlSeconds: number;
+  soakChurnMs: number;
+  soakSampleMs: number;
+  /** Share of the run left out of the slope fit (warm-up), 0..0.9. */
+  soakWarmup: number;
 }
 
 export interface Ctx {
@@ -49,12 +59,12 @@ export interface Ctx {
 }
 
 /** A started system and generator for one repetition of one scenario. */
-interface Rig {
+export interface Rig {
   system: BenchSystem;
   gen: GeneratorClient;
 }
 
-async function withRig<T>(ctx: Ctx, label: string, env: Record<string, string>, body: (rig: Rig) => Promise<T>): Promise<T> {
+export async function withRig<T>(ctx: Ctx, label: string, env: Record<string, string>, body: (rig: Rig) => Promise<T>): Promise<T> {
   mkdirSync(ctx.logDir, { recursive: true });
   const system = new BenchSystem({ env, logDir: ctx.logDir, label, cpuProf: ctx.flags.cpuProf, adapter: ctx.flags.adapter, settings: ctx.flags.settings });
   let gen: GeneratorClient | null = null;
@@ -70,7 +80,7 @@ async function withRig<T>(ctx: Ctx, label: string, env: Record<string, string>, 
 }
 
 /** Problems that make a repetition count as failed. */
-function convergenceFailures(what: string, c: { ok: boolean; problems: string[]; clientErrors: string[]; unsaved: number; lostEdits: number; divergedCarts: number }): string[] {
+export function convergenceFailures(what: string, c: { ok: boolean; problems: string[]; clientErrors: string[]; unsaved: number; lostEdits: number; divergedCarts: number }): string[] {
   if (c.ok) return [];
   return [`${what}: not converged (${c.divergedCarts} carts diverged, ${c.lostEdits} lost edits, ${c.unsaved} devices unsaved, ${c.clientErrors.length} client errors): ${[...c.problems, ...c.clientErrors].slice(0, 3).join(' | ')}`];
 }

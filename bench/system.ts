@@ -68,6 +68,8 @@ export interface SystemOptions {
   adapter?: 'redis' | 'sharded';
   /** LIVECART_* settings given on the command line (--env), for every node and the worker. */
   settings?: Record<string, string>;
+  /** Keep the nodes' default socket rate limit (the abuse run: as a real deployment has it). */
+  defaultLimits?: boolean;
 }
 
 const STOP_GRACE_MS = 4000;
@@ -144,13 +146,18 @@ export class BenchSystem {
       LIVECART_LOG_LEVEL: 'warn',
       LIVECART_SOCKET_ADAPTER: this.opts.adapter ?? 'redis',
       // The load generator multiplexes many edits per connection: no per-connection rate limit.
-      LIVECART_SOCKET_RATE: '100000',
-      LIVECART_SOCKET_BURST: '1000000',
-      // Every simulated shopper comes from 127.0.0.1: per-IP limits would refuse the load itself.
-      LIVECART_RATE_CART_CREATE_BURST: '1000000',
-      LIVECART_RATE_CART_CREATE_PER_HOUR: '100000000',
-      LIVECART_RATE_REST_PER_IP: '100000000',
-      LIVECART_MAX_CONNECTIONS_PER_IP: '10000000',
+      // Every simulated shopper of scenarios 1–7 comes from 127.0.0.1: per-IP limits would refuse
+      // the load itself. The abuse run keeps every default (`defaultLimits`).
+      ...(this.opts.defaultLimits
+        ? {}
+        : {
+            LIVECART_SOCKET_RATE: '100000',
+            LIVECART_SOCKET_BURST: '1000000',
+            LIVECART_RATE_CART_CREATE_BURST: '1000000',
+            LIVECART_RATE_CART_CREATE_PER_HOUR: '100000000',
+            LIVECART_RATE_REST_PER_IP: '100000000',
+            LIVECART_MAX_CONNECTIONS_PER_IP: '10000000',
+          }),
       LIVECART_SEED_CATALOG: 'true',
       LIVECART_DATA_DIR: this.redisDir ?? tmpdir(),
       ...this.opts.settings,
