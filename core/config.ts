@@ -110,6 +110,13 @@ export interface Config {
    * relayed change.
    */
   maxBufferedBytes: number;
+  /**
+   * Bytes of sync step 1 answers one connection is sent per second, after a burst of twice
+   * maxSyncBytes: a device asks for the whole cart once per connection, then for what it lacks
+   * (small); a client repeating full-state requests is refused (E_RATE_LIMITED) instead of making
+   * the node send the cart over and over.
+   */
+  syncAnswerBytesPerSecond: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -151,6 +158,7 @@ export const DEFAULT_CONFIG: Config = {
   sessionQueueMax: 64,
   sessionQueueBytes: 4 * 1024 * 1024,
   maxBufferedBytes: 2 * 1024 * 1024,
+  syncAnswerBytesPerSecond: 64 * 1024,
 };
 
 export class ConfigError extends Error {
@@ -186,6 +194,7 @@ const INT_VARS: Record<string, [IntKey, number, number]> = {
   LIVECART_SESSION_QUEUE_MAX: ['sessionQueueMax', 1, 100_000],
   LIVECART_SESSION_QUEUE_BYTES: ['sessionQueueBytes', 64 * 1024, 1024 * 1024 * 1024],
   LIVECART_MAX_BUFFERED_BYTES: ['maxBufferedBytes', 64 * 1024, 1024 * 1024 * 1024],
+  LIVECART_SYNC_ANSWER_BYTES_PER_SECOND: ['syncAnswerBytesPerSecond', 1024, 1024 * 1024 * 1024],
 };
 
 const LIMIT_VARS: Record<string, [keyof CartLimits, number, number]> = {

@@ -1,3 +1,10 @@
+import type { Config } from '../core/config.ts';
+
+/** A connection's budget of bytes of sync step 1 answers (SessionPeer.answerBytes). */
+export function syncAnswerBudget(config: Pick<Config, 'syncAnswerBytesPerSecond' | 'limits'>): TokenBucket {
+  return new TokenBucket(config.syncAnswerBytesPerSecond, 2 * config.limits.maxSyncBytes);
+}
+
 /** A token bucket: `ratePerSecond` sustained, `burst` at once. Cheap enough to keep one per socket. */
 export class TokenBucket {
   private tokens: number;
@@ -11,11 +18,26 @@ export class TokenBucket {
 
   /** Take one token; false when the bucket is empty (the caller rejects the message). */
   take(): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
-    this.last = now;
+    this.refill();
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
+  }
+
+  /**
+   * Spend `amount` (bytes, say) while anything is left: the last spend may overdraw the bucket, so
+   * one item larger than the burst still passes, and the next waits until the debt is refilled.
+   */
+  spend(amount: number): boolean {
+    this.refill();
+    if (this.tokens <= 0) return false;
+    this.tokens -= amount;
+    return true;
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.last = now;
   }
 }

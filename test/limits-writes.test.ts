@@ -46,6 +46,18 @@ async function device(node: TestNode): Promise<{ dev: RawDevice; cartId: string 
 }
 
 describe('write budget', () => {
+  it('finding 2: past the budget an update is refused before it is decoded: undecodable bytes get E_WRITE_BUDGET_EXCEEDED, not E_UPDATE_MALFORMED', async () => {
+    const node = await nodeWith({ writeBudgetCartBytes: 64 * 1024, writeBudgetSubjectBytes: 1024 * 1024 });
+    const { dev } = await device(node);
+    const garbage = new Uint8Array(20 * 1024).fill(0xff);
+    const first = await dev.sendUpdate(garbage);
+    expect(first).toMatchObject({ ok: false, error: { code: 'E_UPDATE_MALFORMED' } });
+    const acks: SyncAck[] = [];
+    for (let i = 0; i < 6; i++) acks.push(await dev.sendUpdate(garbage));
+    // Every byte was charged although nothing was stored; once spent, no decoding is paid for.
+    expect(acks.at(-1)).toMatchObject({ ok: false, error: { code: 'E_WRITE_BUDGET_EXCEEDED' } });
+  });
+
   it('finding 2: one connection sending repeated large overwrites is refused after the budget, and the log stays within it', async () => {
     const budget = 64 * 1024;
     const node = await nodeWith({ writeBudgetCartBytes: budget, writeBudgetSubjectBytes: 1024 * 1024 });

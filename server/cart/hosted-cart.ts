@@ -200,13 +200,14 @@ export class HostedCart {
    */
   applyClientUpdate(update: Uint8Array, actor: Actor, maxBytes: number, origin: ChangeOrigin, isSyncStep2 = false): Promise<ChangeMeta> {
     return this.serialize(async () => {
+      // Charged before validation: an update over the budget is refused without being decoded.
+      await this.opts.chargeWrite(this.cartId, actor.id, update.byteLength);
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
         // An empty log and a device's whole copy coming up: a restore (protocol/SPEC.md §5).
         const restoring = isSyncStep2 && this.version === 0;
         const summary = validateUpdate(this.doc, update, { limits: this.opts.limits, actor, maxBytes, restoring });
         if (summary.insertedItems === 0 && summary.newDeletes === 0) return { version: this.version, prev: this.version };
         const prev = this.version;
-        if (attempt === 0) await this.opts.chargeWrite(this.cartId, actor.id, update.byteLength);
         if (restoring ? await this.restore(update, actor, summary.touchesLines) : await this.appendAndApply(update, origin, summary.touchesLines)) return { version: this.version, prev };
         await this.catchUpNow();
       }

@@ -30,6 +30,12 @@ export interface SessionPeer {
   readonly origin: ChangeOrigin;
   /** The connection's message budget (shared by its sessions). */
   readonly bucket: TokenBucket;
+  /**
+   * The connection's budget of bytes of sync step 1 answers (shared by its sessions): a step 1 from
+   * an empty state costs the whole cart to send, so repeating it is how one client would make a
+   * node send gigabytes. An honest device asks for a full state once per connection.
+   */
+  readonly answerBytes: TokenBucket;
   isOpen(): boolean;
   /** Bytes sent to the peer it has not read yet. */
   buffered(): number;
@@ -174,7 +180,9 @@ export class CartSession implements SessionInfo {
     const { config, step1, hooks } = this.ctx;
     if (frame.kind === 'step1') {
       await cart.catchUp();
-      if (this.peer.isOpen()) this.peer.sendSync(step1.answer(cart, frame.stateVector), null);
+      const answer = step1.answer(cart, frame.stateVector);
+      if (!this.peer.answerBytes.spend(answer.byteLength)) throw new CartError('E_RATE_LIMITED', 'sync answers over the connection\'s byte budget; retry later');
+      if (this.peer.isOpen()) this.peer.sendSync(answer, null);
       return { version: cart.version, prev: cart.version };
     }
     const maxBytes = frame.kind === 'step2' ? config.limits.maxSyncBytes : config.limits.maxUpdateBytes;

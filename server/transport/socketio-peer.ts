@@ -29,12 +29,13 @@ export type CartServer = Server<ClientToServerEvents, ServerToClientEvents, Inte
 export type CartSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /** The peer of `socket`'s session with `cartId`; `bucket` is the connection's message budget. */
-export function socketPeer(socket: CartSocket, cartId: string, bucket: TokenBucket): SessionPeer {
+export function socketPeer(socket: CartSocket, cartId: string, bucket: TokenBucket, answerBytes: TokenBucket): SessionPeer {
   return {
     transport: 'socketio',
     connectionId: SOCKET_ORIGIN_PREFIX + socket.id,
     origin: { kind: 'client', socketId: socket.id },
     bucket,
+    answerBytes,
     isOpen: () => socket.connected,
     buffered: () => bufferedBytes(socket),
     sendSync: (frame, meta) => socket.emit('sync', cartId, frame, meta),

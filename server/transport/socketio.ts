@@ -6,7 +6,7 @@
  */
 import { CLOSE, CartError, type SyncAck, type WireError, decodeSyncFrame, isCartId } from '../../protocol/index.ts';
 import type { Auth } from '../auth.ts';
-import { TokenBucket } from '../rate-limit.ts';
+import { TokenBucket, syncAnswerBudget } from '../rate-limit.ts';
 import { CartSession, type SessionContext, type SessionPeer, admitMessage } from '../session/cart-session.ts';
 import { attachSocketRelays, roomOf } from './socketio-relay.ts';
 import { bufferedBytes, cutOff } from './socketio-buffer.ts';
@@ -93,6 +93,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
     bySocket.set(socket.id, sessions);
     metrics.devices(1);
     const bucket = new TokenBucket(config.socketRatePerSecond, config.socketBurst);
+    const answerBytes = syncAnswerBudget(config);
     const starting = new Map<string, Promise<CartSession | null>>();
 
     const reject = (err: unknown, ack?: (res: { ok: false; error: WireError }) => void): void => {
@@ -107,7 +108,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
       return admitMessage(ctx, bucket, socket.data.principal) ?? new CartError(isCartId(cartId) ? 'E_CART_NOT_JOINED' : 'E_CART_ID_INVALID');
     };
 
-    const peerFor = (cartId: string): SessionPeer => socketPeer(socket, cartId, bucket);
+    const peerFor = (cartId: string): SessionPeer => socketPeer(socket, cartId, bucket, answerBytes);
 
     socket.on('join', (cartId, hello, ack) => {
       if (typeof ack !== 'function') return metrics.dropped({ event: 'join' });

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { CLOSE, CartError, ERRORS, type WireError, decodeWsMessage, encodeWsAwareness, encodeWsSync } from '../../protocol/index.ts';
 import type { Auth, Principal } from '../auth.ts';
-import { TokenBucket } from '../rate-limit.ts';
+import { TokenBucket, syncAnswerBudget } from '../rate-limit.ts';
 import { CartSession, type Close, type SessionContext, type SessionPeer } from '../session/cart-session.ts';
 import { YwsFanout } from './yws-fanout.ts';
 
@@ -73,6 +73,7 @@ export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
       connectionId,
       origin: { kind: 'yws', connectionId },
       bucket: new TokenBucket(config.socketRatePerSecond, config.socketBurst),
+      answerBytes: syncAnswerBudget(config),
       isOpen: () => ws.readyState === ws.OPEN,
       buffered: () => ws.bufferedAmount,
       sendSync: (frame) => send(encodeWsSync(frame)),
