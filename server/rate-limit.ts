@@ -35,6 +35,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Whether anything is left to spend (spend() would pass), without spending it. */
+  ready(): boolean {
+    this.refill();
+    return this.tokens > 0;
+  }
+
   private refill(): void {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);

@@ -179,9 +179,12 @@ export class CartSession implements SessionInfo {
   async sync(cart: HostedCart, frame: SyncFrame): Promise<ChangeMeta> {
     const { config, step1, hooks } = this.ctx;
     if (frame.kind === 'step1') {
+      // A spent budget is refused before the catch-up's Redis round trip.
+      const overBudget = (): CartError => new CartError('E_RATE_LIMITED', "sync answers over the connection's byte budget; retry later");
+      if (!this.peer.answerBytes.ready()) throw overBudget();
       await cart.catchUp();
       const answer = step1.answer(cart, frame.stateVector);
-      if (!this.peer.answerBytes.spend(answer.byteLength)) throw new CartError('E_RATE_LIMITED', 'sync answers over the connection\'s byte budget; retry later');
+      if (!this.peer.answerBytes.spend(answer.byteLength)) throw overBudget();
       if (this.peer.isOpen()) this.peer.sendSync(answer, null);
       return { version: cart.version, prev: cart.version };
     }
