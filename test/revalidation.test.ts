@@ -10,11 +10,9 @@ import { applyLog, entriesOf } from '../core/cart/apply-log.ts';
 import { loadSeed } from '../core/catalog/catalog-store.ts';
 import { BuiltinCatalogProvider } from '../core/providers/builtin.ts';
 import type { CatalogProvider } from '../core/providers/types.ts';
-import { createLogger } from '../core/log.ts';
-import { SkuIndex } from '../core/revalidation/sku-index.ts';
 import { revalidateCart } from '../workers/revalidate.ts';
 import { TEST_ADMIN_TOKEN, type TestNode, startNode } from './helpers/node.ts';
-import { type TestWorkers, startTestWorkers } from './helpers/workers.ts';
+import { type TestWorkers, revalidationDeps, startTestWorkers } from './helpers/workers.ts';
 import { waitFor } from './helpers/wait.ts';
 
 let node: TestNode;
@@ -60,7 +58,7 @@ describe('revalidation', () => {
   it('re-running a revalidation on an unchanged cart writes nothing', async () => {
     const { cartId, token } = await node.createCart();
     await node.request('POST', `/v1/carts/${cartId}/lines`, { token, body: { sku: 'BELT-LTH-01', quantity: 1 } });
-    const deps = revalidationDeps();
+    const deps = revalidationDeps(node, workers.workers.queues);
     await revalidateCart(deps, cartId);
     const before = (await node.node.store.load(cartId, 0)).version;
     const again = await revalidateCart(deps, cartId);
@@ -72,7 +70,7 @@ describe('revalidation', () => {
     const { cartId, token } = await node.createCart();
     const created = await node.request('POST', `/v1/carts/${cartId}/lines`, { token, body: { sku: 'BELT-LTH-01', quantity: 1 } });
     const lineId = created.body.lineId as string;
-    const deps = revalidationDeps();
+    const deps = revalidationDeps(node, workers.workers.queues);
     for (let q = 2; q <= 8; q++) {
       expect((await node.request('PATCH', `/v1/carts/${cartId}/lines/${lineId}`, { token, body: { quantity: q } })).status).toBe(200);
       // Corrected here or by the test's background worker: either way by this process.
@@ -202,25 +200,6 @@ describe('revalidation', () => {
   });
 });
 
-function revalidationDeps() {
-  const { config } = node;
-  return {
-    store: node.node.store,
-    redis: node.redis,
-    keyPrefix: config.keyPrefix,
-    index: new SkuIndex(node.redis, config.keyPrefix),
-    queues: workers.workers.queues,
-    lookup: (skus: string[]) => new BuiltinCatalogProvider(node.node.catalog).lookup(skus),
-    rules: () => node.node.rules.getCached(),
-    limits: config.limits,
-    emptyCartTtlMs: config.emptyCartTtlSeconds * 1000,
-    cartTtlMs: config.cartTtlSeconds * 1000,
-    unverifiedRetryMs: 1000,
-    removedLineGraceMs: config.removedLineGraceSeconds * 1000,
-    metrics: { jobs: () => undefined, corrections: () => undefined, lag: () => undefined },
-    log: createLogger('silent'),
-  };
-}
 
 /**
  * A provider that records how many lookups of one cart (those asking for `marker`) run at once:
