@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS, lineRecordIds, readCart } from '../protocol/index.ts';
 import { applyLog, entriesOf } from '../core/cart/apply-log.ts';
 import { Queues } from '../core/queues.ts';
 import { revalidateCart } from '../workers/revalidate.ts';
+import { DEFAULT_CONFIG } from '../core/config.ts';
 import { type TestNode, startNode } from './helpers/node.ts';
 import { RawDevice } from './helpers/raw-device.ts';
 import { revalidationDeps } from './helpers/workers.ts';
@@ -23,7 +24,8 @@ async function storedDoc(node: TestNode, cartId: string): Promise<Y.Doc> {
 describe('line records', () => {
   let node: TestNode;
   beforeAll(async () => {
-    node = await startNode({ socketRatePerSecond: 10_000, socketBurst: 10_000 });
+    // The attack's 5.7 MB would also spend the cart's write budget: lifted, so this measures the line limit alone.
+    node = await startNode({ socketRatePerSecond: 10_000, socketBurst: 10_000, abuse: { ...DEFAULT_CONFIG.abuse, writeBudgetCartBytes: 1024 * 1024 * 1024, writeBudgetSubjectBytes: 1024 * 1024 * 1024 } });
   });
   afterAll(async () => {
     await node.close();
