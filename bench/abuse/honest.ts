@@ -6,7 +6,7 @@
  * the edit. Latency = setQuantity on one device → the other device's view shows it.
  */
 import { type CartHandle, LiveCartConnection } from '../../client/index.ts';
-import { cartProblem, restProblem } from '../soak/check.ts';
+import { converge } from '../soak/check.ts';
 import type { Convergence } from '../ipc.ts';
 import { BENCH_SKUS } from '../system.ts';
 import { exponential } from '../stats.ts';
@@ -141,35 +141,9 @@ async function stop(drainMs: number): Promise<HonestReply> {
   return { t: 'stopped', samples: samples.splice(0), edits, errors: errors.splice(0) };
 }
 
-async function check(convergeMs: number): Promise<Convergence> {
-  const t0 = now();
-  const devices = carts.flatMap((c) => c.devices);
-  await Promise.race([Promise.allSettled(devices.map((d) => d.handle.whenSaved())), sleep(convergeMs)]);
-  const unsaved = devices.filter((d) => d.handle.saveState !== 'saved').length;
-  let problems: Array<{ problem: string; lost: number }> = [];
-  for (;;) {
-    const views = (c: Cart): Array<{ name: string; view: CartHandle['view'] }> => c.devices.map((d) => ({ name: d.name, view: d.handle.view }));
-    problems = carts.map((c) => cartProblem(c.cartId, views(c), c.expected)).filter((x) => x !== null);
-    if (problems.length === 0) {
-      const rest = await Promise.all(carts.map((c, i) => restProblem(`${urls[i % 2]}/v1/carts/${c.cartId}`, c.token, honestAddress(2 * i), c.cartId, c.devices[0]!.handle.view, c.expected)));
-      problems = rest.filter((x) => x !== null);
-      if (problems.length === 0) break;
-    }
-    if (now() - t0 > convergeMs) break;
-    await sleep(250);
-  }
-  const clientErrors = errors.splice(0);
-  return {
-    ok: problems.length === 0 && unsaved === 0 && clientErrors.length === 0,
-    ms: now() - t0,
-    carts: carts.length,
-    devices: devices.length,
-    unsaved,
-    divergedCarts: problems.length,
-    lostEdits: problems.reduce((n, p) => n + p.lost, 0),
-    problems: problems.slice(0, 5).map((p) => p.problem),
-    clientErrors,
-  };
+function check(convergeMs: number): Promise<Convergence> {
+  const list = carts.map((c, i) => ({ ...c, url: `${urls[i % 2]}/v1/carts/${c.cartId}`, from: honestAddress(2 * i) }));
+  return converge(list, convergeMs, errors.splice(0));
 }
 
 async function handle(msg: HonestRequest): Promise<HonestReply> {

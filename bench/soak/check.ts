@@ -2,8 +2,9 @@
  * Convergence checks of the soak (the same rules as the other scenarios): a cart's devices show the
  * same view, each line the last quantity set on it, priced for it, and REST returns that view.
  */
-import type { CartView } from '../../client/index.ts';
+import type { CartHandle, CartView } from '../../client/index.ts';
 import { http } from '../abuse/net.ts';
+import type { Convergence } from '../ipc.ts';
 
 export interface RestGet {
   status: number;
@@ -66,4 +67,51 @@ export async function restProblem(url: string, token: string, from: string, cart
   let lost = 0;
   for (const [sku, q] of expected) if ((body.lines.find((l) => l.lineId === sku)?.quantity ?? 0) !== q) lost += 1;
   return { problem: `${cartId}: REST view differs from the devices'`, lost };
+}
+
+/** A cart as the convergence gate sees it: its devices, what they must show, where REST is asked. */
+export interface CheckedCart {
+  cartId: string;
+  token: string;
+  /** The cart's REST URL on a node, and the loopback address the check calls it from. */
+  url: string;
+  from: string;
+  devices: ReadonlyArray<{ name: string; handle: CartHandle }>;
+  expected: ReadonlyMap<string, number>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Wait (bounded by `timeoutMs`) until every device's edits are acknowledged, then until every
+ * cart's devices agree, show the expected quantities priced, and equal REST.
+ */
+export async function converge(list: readonly CheckedCart[], timeoutMs: number, clientErrors: string[] = []): Promise<Convergence> {
+  const t0 = performance.now();
+  const devices = list.flatMap((c) => c.devices);
+  await Promise.race([Promise.allSettled(devices.map((d) => d.handle.whenSaved())), sleep(timeoutMs)]);
+  const unsaved = devices.filter((d) => d.handle.saveState !== 'saved').length;
+  let problems: Problem[] = [];
+  for (;;) {
+    const views = (c: CheckedCart): Array<{ name: string; view: CartView }> => c.devices.map((d) => ({ name: d.name, view: d.handle.view }));
+    problems = list.map((c) => cartProblem(c.cartId, views(c), c.expected)).filter((x) => x !== null);
+    if (problems.length === 0) {
+      const rest = await Promise.all(list.map((c) => restProblem(c.url, c.token, c.from, c.cartId, c.devices[0]!.handle.view, c.expected)));
+      problems = rest.filter((x) => x !== null);
+      if (problems.length === 0) break;
+    }
+    if (performance.now() - t0 >= timeoutMs) break;
+    await sleep(250);
+  }
+  return {
+    ok: problems.length === 0 && unsaved === 0 && clientErrors.length === 0,
+    ms: performance.now() - t0,
+    carts: list.length,
+    devices: devices.length,
+    unsaved,
+    divergedCarts: problems.length,
+    lostEdits: problems.reduce((n, x) => n + x.lost, 0),
+    problems: problems.slice(0, 5).map((x) => x.problem),
+    clientErrors,
+  };
 }

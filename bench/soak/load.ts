@@ -8,12 +8,12 @@
  * of that line and win; the last quantity set on a line is therefore what every device and REST
  * must show at the end, offline or not.
  */
-import { type CartHandle, type CartView, LiveCartConnection } from '../../client/index.ts';
+import { type CartHandle, LiveCartConnection } from '../../client/index.ts';
 import type { Convergence, InitParams } from '../ipc.ts';
 import { exponential, summarize } from '../stats.ts';
 import { BENCH_SKUS } from '../system.ts';
 import { http, shopperAddress } from '../abuse/net.ts';
-import { type RestGet, cartProblem, restGet, restProblem } from './check.ts';
+import { type RestGet, converge, restGet } from './check.ts';
 import type { SoakCounts, SoakParams, SoakResult } from './types.ts';
 
 const SLOTS = 3;
@@ -322,34 +322,8 @@ export class SoakLoad {
   // -------------------------------------------------------------------------------------------
   // The gate
 
-  private async converge(list: SoakCart[], timeoutMs: number): Promise<Convergence> {
-    const t0 = now();
-    const deadline = t0 + timeoutMs;
-    const devices = list.flatMap((c) => c.devices);
-    await Promise.race([Promise.allSettled(devices.map((d) => d.handle.whenSaved())), sleep(timeoutMs)]);
-    const unsaved = devices.filter((d) => d.handle.saveState !== 'saved').length;
-    let problems: Array<{ problem: string; lost: number }> = [];
-    for (;;) {
-      const views = (c: SoakCart): Array<{ name: string; view: CartView }> => c.devices.map((d) => ({ name: d.name, view: d.handle.view }));
-      problems = list.map((c) => cartProblem(c.cartId, views(c), c.expected)).filter((x) => x !== null);
-      if (problems.length === 0) {
-        const rest = await Promise.all(list.map((c, i) => restProblem(`${this.init.urls[i % 2]}/v1/carts/${c.cartId}`, c.token, c.from, c.cartId, views(c)[0]!.view, c.expected)));
-        problems = rest.filter((x) => x !== null);
-        if (problems.length === 0) break;
-      }
-      if (now() >= deadline) break;
-      await sleep(250);
-    }
-    return {
-      ok: problems.length === 0 && unsaved === 0,
-      ms: now() - t0,
-      carts: list.length,
-      devices: devices.length,
-      unsaved,
-      divergedCarts: problems.length,
-      lostEdits: problems.reduce((n, x) => n + x.lost, 0),
-      problems: problems.slice(0, 5).map((x) => x.problem),
-      clientErrors: [],
-    };
+  private converge(list: SoakCart[], timeoutMs: number): Promise<Convergence> {
+    return converge(list.map((c, i) => ({ ...c, url: `${this.init.urls[i % 2]}/v1/carts/${c.cartId}` })), timeoutMs);
   }
+
 }
