@@ -10,9 +10,14 @@
  */
 import type * as Y from 'yjs';
 import { quantities, roots } from './cart-ops.ts';
-import { type Actor, type CartLimits, type CartStatus, DEFAULT_LIMITS, type LineFacts, type Money, type Totals, type Warning } from './schema.ts';
+import { type Actor, type CartLimits, type CartStatus, DEFAULT_LIMITS, type LineFacts, type Totals, type Warning } from './schema.ts';
 
-export interface LineView {
+/**
+ * A line as devices and REST show it: its intent, and its facts (every one of them null, warnings
+ * empty, while `priced` is false). `quantity` is the line's current quantity, not the one its facts
+ * were priced for.
+ */
+export interface LineView extends Omit<LineFacts, 'quantity'> {
   lineId: string;
   sku: string;
   options: Record<string, string>;
@@ -20,15 +25,8 @@ export interface LineView {
   note: string;
   addedBy: Actor | null;
   addedAt: number | null;
-  /** The facts below were priced for this line's current quantity; when false they are all null (warnings empty). */
+  /** The facts were priced for this line's current quantity. */
   priced: boolean;
-  unitPrice: Money | null;
-  listPrice: Money | null;
-  discount: Money | null;
-  lineTotal: Money | null;
-  available: number | null;
-  addedPrice: Money | null;
-  warnings: Warning[];
 }
 
 export interface CartView {
