@@ -334,6 +334,14 @@ export interface AbuseConfig {
   writeBudgetCartBytes: number;
   writeBudgetSubjectBytes: number;
   writeBudgetSeconds: number;
+  /**
+   * Bytes of large sync step 1 answers (at least SUBJECT_CHARGED_ANSWER_BYTES each: a new device's
+   * whole cart) one token subject may be sent per `answerBudgetSeconds`, over all its connections on
+   * every node: a client opening connection after connection cannot make the nodes send the cart
+   * over and over. Smaller answers (a returning device's catch-up) are not counted.
+   */
+  answerBudgetSubjectBytes: number;
+  answerBudgetSeconds: number;
   /** Fold the log into the snapshot once this many bytes of changes piled up since the last snapshot. */
   compactAfterBytes: number;
   /** `Strict-Transport-Security` max-age in seconds; 0: not sent (set it when clients reach the node over TLS). */
@@ -357,6 +365,8 @@ function abuseDefaults(): AbuseConfig {
     writeBudgetCartBytes: 4 * 1024 * 1024,
     writeBudgetSubjectBytes: 8 * 1024 * 1024,
     writeBudgetSeconds: 60,
+    answerBudgetSubjectBytes: 32 * 1024 * 1024,
+    answerBudgetSeconds: 60,
     compactAfterBytes: 1024 * 1024,
     hstsMaxAgeSeconds: 0,
     metricsToken: null,
@@ -380,6 +390,8 @@ function abuseIntVars(): Record<string, [AbuseIntKey, number, number]> {
     LIVECART_WRITE_BUDGET_CART_BYTES: ['writeBudgetCartBytes', 64 * 1024, 1024 * 1024 * 1024],
     LIVECART_WRITE_BUDGET_SUBJECT_BYTES: ['writeBudgetSubjectBytes', 64 * 1024, 1024 * 1024 * 1024],
     LIVECART_WRITE_BUDGET_SECONDS: ['writeBudgetSeconds', 1, 24 * 3600],
+    LIVECART_SYNC_ANSWER_BUDGET_SUBJECT_BYTES: ['answerBudgetSubjectBytes', 64 * 1024, 1024 * 1024 * 1024],
+    LIVECART_SYNC_ANSWER_BUDGET_SECONDS: ['answerBudgetSeconds', 1, 24 * 3600],
     LIVECART_COMPACT_AFTER_BYTES: ['compactAfterBytes', 16 * 1024, 1024 * 1024 * 1024],
     LIVECART_HSTS_MAX_AGE_SECONDS: ['hstsMaxAgeSeconds', 0, 2 * 366 * 24 * 3600],
   };

@@ -250,6 +250,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     metrics: serverMetrics,
     hooks: defaultHooks(log, serverMetrics),
     step1: new Step1Answers(() => serverMetrics.step1Encoded()),
+    chargeAnswer: (subject, bytes) => limits.chargeAnswer(subject, bytes),
     draining: () => draining,
   };
   const transport = attachSocketTransport(io, { auth, session: sessions, clustered, nodeId });

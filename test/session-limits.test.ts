@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { CLOSE, type SyncAck, encodeWsSync, writeSyncStep1 } from '../protocol/index.ts';
+import { DEFAULT_CONFIG } from '../core/config.ts';
 import { type TestNode, startNode } from './helpers/node.ts';
 import { type RawSocket, connectSocket } from './helpers/raw-device.ts';
 import { once, waitFor } from './helpers/wait.ts';
@@ -112,6 +113,37 @@ describe('session limits', () => {
       }
     } finally {
       await defaults.close();
+    }
+  });
+
+  it('finding 1: whole-cart answers are budgeted per token subject across connections, so reconnecting does not reset the budget', async () => {
+    const cartBytes = 100_000;
+    // Room for one whole-cart answer per subject; the per-connection budget is lifted (its own test above).
+    const budgeted = await startNode({ syncAnswerBytesPerSecond: 1024 * 1024 * 1024, abuse: { ...DEFAULT_CONFIG.abuse, answerBudgetSubjectBytes: 150 * 1024 } });
+    try {
+      const { cartId, token } = await bigCart(cartBytes, budgeted);
+      const ask = async (as: string): Promise<SyncAck> => {
+        const socket = await joined(cartId, as, budgeted);
+        try {
+          return (await socket.emitWithAck('sync', cartId, EMPTY_STEP1)) as SyncAck;
+        } finally {
+          socket.close();
+        }
+      };
+      // One connection after another, each a fresh device: the first is answered, the next are not.
+      const first = await ask(token);
+      expect(first.ok).toBe(true);
+      for (let i = 0; i < 3; i++) {
+        const again = await ask(token);
+        expect(again.ok).toBe(false);
+        if (!again.ok) expect(again.error.code).toBe('E_RATE_LIMITED');
+      }
+      // Another subject granted the same cart has its own budget.
+      const other = await budgeted.token([cartId], { subject: 'other-device-owner' });
+      expect((await ask(other)).ok).toBe(true);
+      expect(budgeted.node.metrics.value('livecart_rate_limited_total', { limit: 'sync-answers' })).toBe(3);
+    } finally {
+      await budgeted.close();
     }
   });
 });

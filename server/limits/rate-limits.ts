@@ -2,7 +2,8 @@
  * Cluster-wide rate limits, counted in Redis with rate-limiter-flexible (fixed windows, one key
  * per limiter and client, expiring with its window): REST calls per IP and per token subject,
  * cart creation per IP (a burst and an hourly rate), failed admin authentications per IP, and
- * bytes of changes per cart and per subject (the write budget).
+ * bytes of changes per cart and per subject (the write budget), bytes of large sync answers per
+ * subject.
  *
  * When Redis cannot answer, the limits let requests through: the request then meets the outage on
  * its own path (a typed E_STORAGE_UNAVAILABLE) instead of a limiter's error.
@@ -42,6 +43,7 @@ export class RateLimits {
   private readonly adminFailures: RateLimiterRedis;
   private readonly writeCart: RateLimiterRedis;
   private readonly writeSubject: RateLimiterRedis;
+  private readonly answerSubject: RateLimiterRedis;
   private readonly refused: (labels: Record<string, string>) => void;
   private readonly adminFailed: () => void;
 
@@ -54,15 +56,26 @@ export class RateLimits {
   ) {
     const keys = new Keys(keyPrefix);
     // ioredis is rate-limiter-flexible's default client: `storeClient` alone (no `useRedisPackage`).
-    const limiter = (name: string, points: number, duration: number): RateLimiterRedis =>
-      new RateLimiterRedis({ storeClient: redis, keyPrefix: keys.rateLimit(name), points, duration, rejectIfRedisNotReady: true });
+    // A spent key is then remembered in this process until its window ends (`inMemoryBlockOnConsumed`),
+    // so a flood past a limit is refused without a Redis round trip per request. Admin failures are
+    // charged up front and refunded on success: a burst of honest calls must not block the address.
+    const limiter = (name: string, points: number, duration: number, blockInMemory = true): RateLimiterRedis =>
+      new RateLimiterRedis({
+        storeClient: redis,
+        keyPrefix: keys.rateLimit(name),
+        points,
+        duration,
+        rejectIfRedisNotReady: true,
+        ...(blockInMemory ? { inMemoryBlockOnConsumed: points } : {}),
+      });
     this.restIp = limiter('rest-ip', config.restPerIp, config.restWindowSeconds);
     this.restSubject = limiter('rest-sub', config.restPerSubject, config.restWindowSeconds);
     this.createBurst = limiter('create-burst', config.cartCreateBurst, config.cartCreateBurstSeconds);
     this.createHourly = limiter('create-hour', config.cartCreatePerHour, 3600);
-    this.adminFailures = limiter('admin-fail', config.adminFailures, config.adminFailureSeconds);
+    this.adminFailures = limiter('admin-fail', config.adminFailures, config.adminFailureSeconds, false);
     this.writeCart = limiter('write-cart', config.writeBudgetCartBytes, config.writeBudgetSeconds);
     this.writeSubject = limiter('write-sub', config.writeBudgetSubjectBytes, config.writeBudgetSeconds);
+    this.answerSubject = limiter('answer-sub', config.answerBudgetSubjectBytes, config.answerBudgetSeconds);
     this.refused = metrics.counter('livecart_rate_limited_total', 'Requests and writes refused by a rate limit or budget, by limit.');
     const adminFailures = metrics.counter('livecart_admin_auth_failures_total', 'Failed authentications on admin routes (wrong or missing admin token).');
     this.adminFailed = () => adminFailures();
@@ -155,5 +168,13 @@ export class RateLimits {
     const pairs: Array<[RateLimiterRedis, string]> = [[this.writeCart, cartId]];
     if (subject !== null) pairs.push([this.writeSubject, subject]);
     return this.consume('write-budget', 'E_WRITE_BUDGET_EXCEEDED', pairs, bytes);
+  }
+
+  /**
+   * Charge a sync step 1 answer of `bytes` to `subject`'s answer budget, before it is sent.
+   * Throws RetryLaterError(E_RATE_LIMITED) when it is spent.
+   */
+  chargeAnswer(subject: string, bytes: number): Promise<void> {
+    return this.consume('sync-answers', 'E_RATE_LIMITED', [[this.answerSubject, subject]], bytes);
   }
 }

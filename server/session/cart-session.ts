@@ -53,8 +53,17 @@ export interface SessionContext {
   metrics: ServerMetrics;
   hooks: SessionHooks;
   step1: Step1Answers;
+  /** Charge a large sync answer to the subject's budget (every node's); throws E_RATE_LIMITED when spent. */
+  chargeAnswer(subject: string, bytes: number): Promise<void>;
   draining(): boolean;
 }
+
+/**
+ * Sync step 1 answers this large (a device without the cart: its whole state) are charged to the
+ * subject's cluster-wide answer budget; a returning device's catch-up is smaller and costs no
+ * Redis round trip.
+ */
+export const SUBJECT_CHARGED_ANSWER_BYTES = 16 * 1024;
 
 /**
  * The checks every message of a connection passes on receipt, in a session or not yet (a join):
@@ -185,6 +194,7 @@ export class CartSession implements SessionInfo {
       await cart.catchUp();
       const answer = step1.answer(cart, frame.stateVector);
       if (!this.peer.answerBytes.spend(answer.byteLength)) throw overBudget();
+      if (answer.byteLength >= SUBJECT_CHARGED_ANSWER_BYTES) await this.ctx.chargeAnswer(this.current.subject, answer.byteLength);
       if (this.peer.isOpen()) this.peer.sendSync(answer, null);
       return { version: cart.version, prev: cart.version };
     }
