@@ -35,8 +35,17 @@ export const CLAIM_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
 const MAX_TOKEN_LENGTH = 8192;
 
+/**
+ * Tokens verified lately, by their text: an HMAC check is an async WebCrypto job (tens of µs and a
+ * trip through the thread pool), and one client presents the same token on every request. A token
+ * that verified once stays valid until it expires, so a hit only re-checks the expiry. Bounded;
+ * the least recently verified are dropped first.
+ */
+const VERIFIED_CACHE_SIZE = 5000;
+
 export class Auth {
   private readonly key: Uint8Array;
+  private readonly verified = new Map<string, Principal>();
   constructor(secret: string) {
     this.key = new TextEncoder().encode(secret);
   }
@@ -66,6 +75,21 @@ export class Auth {
   async verify(token: unknown): Promise<Principal> {
     if (token === undefined || token === null || token === '') throw new CartError('E_AUTH_MISSING');
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) throw new CartError('E_AUTH_INVALID', 'token must be a string');
+    const known = this.verified.get(token);
+    if (known) {
+      if (known.expiresAt <= Date.now()) {
+        this.verified.delete(token);
+        throw new CartError('E_AUTH_EXPIRED');
+      }
+      return known;
+    }
+    const principal = Object.freeze(await this.verifySignature(token));
+    this.verified.set(token, principal);
+    if (this.verified.size > VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    return principal;
+  }
+
+  private async verifySignature(token: string): Promise<Principal> {
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER }));

@@ -243,6 +243,8 @@ describe('expiry during a session', () => {
     try {
       expect(await device.syncFromServer()).toMatchObject({ ok: true });
       expect(await device.change((d) => setAttribute(d, 'before', 'expiry'))).toMatchObject({ ok: true });
+      // Verified once here: the node remembers the token, but only until it expires.
+      expect(await restGet(node, id, `Bearer ${token}`)).toEqual({ status: 200, code: null });
       const version = (await node.node.store.load(id, 0)).version;
 
       await waitFor(async () => expect(await device.syncFromServer()).toMatchObject({ ok: false, error: { code: 'E_AUTH_EXPIRED' } }), { timeoutMs: 6000, intervalMs: 200 });
@@ -253,6 +255,7 @@ describe('expiry during a session', () => {
       expect(await closed).toEqual([CLOSE.UNAUTHORIZED.code, 'E_AUTH_EXPIRED']);
       expect((await node.node.store.load(id, 0)).version).toBe(version);
       expect(await sioConnect(node, token)).toBe('E_AUTH_EXPIRED');
+      expect(await restGet(node, id, `Bearer ${token}`)).toMatchObject({ status: 401, code: 'E_AUTH_EXPIRED' });
     } finally {
       device.close();
       ws.close();
