@@ -65,7 +65,15 @@ export class CartError extends Error {
   readonly code: ErrorCode;
   readonly detail: string | undefined;
   constructor(code: ErrorCode, detail?: string) {
-    super(detail ? `${ERRORS[code].message} (${detail})` : ERRORS[code].message);
+    // A client's error (4xx) is answered, not debugged: skipping its stack trace keeps a flood of
+    // refusals cheap. Server-side failures keep theirs for the logs.
+    const stackLimit = Error.stackTraceLimit;
+    if (ERRORS[code].http < 500) Error.stackTraceLimit = 0;
+    try {
+      super(detail ? `${ERRORS[code].message} (${detail})` : ERRORS[code].message);
+    } finally {
+      Error.stackTraceLimit = stackLimit;
+    }
     this.name = 'CartError';
     this.code = code;
     this.detail = detail;
