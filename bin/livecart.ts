@@ -12,7 +12,7 @@ import { RulesStore, loadRulesSeed } from '../core/catalog/rules-store.ts';
 import { ConfigError, loadConfig, type Config } from '../core/config.ts';
 import { type EmbeddedRedis, EmbeddedRedisError, devAdminToken, devJwtSecret, startRedisServer } from '../core/embedded-redis.ts';
 import { createLogger, maskUrlPassword } from '../core/log.ts';
-import { Metrics } from '../core/metrics.ts';
+import { Metrics, registerProcessMetrics } from '../core/metrics.ts';
 
 type Role = 'all' | 'server' | 'worker';
 
@@ -74,6 +74,7 @@ async function main(): Promise<void> {
 
   // One registry per process: with --role all, /metrics shows the node's and the workers' series.
   const metrics = new Metrics();
+  registerProcessMetrics(metrics);
   let node: CartServerNode | null = null;
   let workers: Workers | null = null;
   let workerHttp: HttpServer | null = null;

@@ -100,6 +100,18 @@ export class Metrics {
   }
 }
 
+/**
+ * This process's memory, under the names Prometheus' Node.js exporters use: RSS, and what of it
+ * the JavaScript heap and buffers outside it hold (an RSS that grows while the heap does not is the
+ * allocator's, not a leak of objects).
+ */
+export function registerProcessMetrics(metrics: Metrics): void {
+  metrics.gauge('process_resident_memory_bytes', 'Resident memory of this process.', () => process.memoryUsage.rss());
+  metrics.gauge('nodejs_heap_size_used_bytes', 'JavaScript heap in use.', () => process.memoryUsage().heapUsed);
+  metrics.gauge('nodejs_heap_size_total_bytes', 'JavaScript heap reserved.', () => process.memoryUsage().heapTotal);
+  metrics.gauge('nodejs_external_memory_bytes', 'Memory of objects outside the heap (buffers), as V8 accounts it.', () => process.memoryUsage().external);
+}
+
 /** The series every node exports. */
 export function createServerMetrics(metrics: Metrics) {
   return {

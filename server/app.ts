@@ -296,6 +296,8 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   };
 
   metrics.gauge('livecart_hosted_carts', 'Carts loaded on this node.', () => registry.size);
+  // A loaded cart's memory grows with its history: every overwritten value stays as a tombstone.
+  metrics.gauge('livecart_hosted_doc_structs', 'Yjs structs (items and tombstones) held by the carts loaded on this node.', () => registry.structs());
 
   return {
     nodeId,

@@ -83,6 +83,9 @@ describe('entry point', () => {
       );
       started = descendants(npmPid);
       expect(started.map((p) => p.comm)).toEqual(expect.arrayContaining(['node', 'redis-server']));
+      // The process's memory, as an operator's dashboards expect it (RSS, heap, buffers).
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']) expect(metrics).toMatch(new RegExp(`^${name} [1-9]\\d*$`, 'm'));
       run.child.kill('SIGTERM');
       await run.exited;
       await waitFor(() => expect(started.filter((p) => alive(p.pid))).toEqual([]), { timeoutMs: 15_000, intervalMs: 50 });

@@ -190,13 +190,14 @@ describe('revalidation', () => {
     }
   });
 
-  it('/metrics reports revalidation lag, jobs, queue depth, connected devices and hosted carts', async () => {
+  it('/metrics reports revalidation lag, jobs, queue depth, connected devices, hosted carts and their documents\' structs', async () => {
     const text = await (await fetch(`${node.url}/metrics`)).text();
     expect(text).toMatch(/livecart_revalidation_lag_seconds_count [1-9]\d*/);
     expect(text).toMatch(/livecart_jobs_total\{queue="revalidate",outcome="completed"\} [1-9]\d*/);
     expect(text).toMatch(/livecart_revalidation_queue_depth \d+/);
     expect(text).toMatch(/livecart_connected_devices \d+/);
     expect(text).toMatch(/livecart_hosted_carts [1-9]\d*/);
+    expect(text).toMatch(/livecart_hosted_doc_structs [1-9]\d*/);
   });
 });
 

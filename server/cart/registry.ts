@@ -24,6 +24,13 @@ export class CartRegistry {
     return this.carts.size;
   }
 
+  /** Yjs structs the loaded carts' documents hold (their size grows with their history). */
+  structs(): number {
+    let n = 0;
+    for (const cart of this.carts.values()) for (const structs of cart.doc.store.clients.values()) n += structs.length;
+    return n;
+  }
+
   peek(cartId: string): HostedCart | undefined {
     return this.carts.get(cartId);
   }
