@@ -28,6 +28,7 @@ const USAGE = `usage: npx tsx bench/abuse.ts [flags]
   --idle-percent P     "idle": under P % of one core (default 10)
   --redis-bound-mb MB  the stated bound of Redis used_memory (default 64)
   --env K=V[,K=V]      LIVECART_* settings for the nodes and the worker (e.g. the new limits)
+  --cpu-prof           write V8 CPU profiles of the nodes and the worker into the run's log directory
   --help`;
 
 interface Options {
@@ -40,10 +41,11 @@ interface Options {
   idlePercent: number;
   redisBoundMb: number;
   settings: Record<string, string>;
+  cpuProf: boolean;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { seconds: 60, honestCarts: 25, honestRate: 50, floodConns: 30, attacks: [1, 2, 3, 4, 5, 6, 7, 9, 11], idleWait: 120, idlePercent: 10, redisBoundMb: 64, settings: {} };
+  const o: Options = { seconds: 60, honestCarts: 25, honestRate: 50, floodConns: 30, attacks: [1, 2, 3, 4, 5, 6, 7, 9, 11], idleWait: 120, idlePercent: 10, redisBoundMb: 64, settings: {}, cpuProf: false };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} must be a number from ${min} to ${max}`);
@@ -53,6 +55,9 @@ function parse(argv: string[]): Options {
     const flag = argv[i]!;
     const v = argv[i + 1];
     switch (flag) {
+      case '--cpu-prof':
+        o.cpuProf = true;
+        continue;
       case '--help':
         process.stdout.write(`${USAGE}\n`);
         process.exit(0);
@@ -106,7 +111,7 @@ async function main(): Promise<number> {
   const logDir = join(resultsDir, `abuse-${stamp}-logs`);
   mkdirSync(logDir, { recursive: true });
   const log = (line: string): void => void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-  const system = new BenchSystem({ label: 'abuse', logDir, defaultLimits: true, settings: o.settings });
+  const system = new BenchSystem({ label: 'abuse', logDir, defaultLimits: true, settings: o.settings, cpuProf: o.cpuProf });
   await system.start();
   log(`system up: ${system.nodeUrls.join(', ')}; logs in ${logDir}`);
   const honest = child<HonestRequest, HonestReply>('honest.ts');

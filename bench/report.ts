@@ -3,7 +3,7 @@
  */
 import type { StepResult } from './ipc.ts';
 import { type ColdJoinRep, type CorrectionRep, type CpuRep, type Flags, type LadderRep, type MemoryRep, type RestRep, bestSustained, cpuPerThousand, memoryFigures } from './scenarios.ts';
-import { SOAK_SERIES, type SoakRep } from './soak/scenario.ts';
+import { SOAK_COUNTS, SOAK_SERIES, type SoakRep } from './soak/scenario.ts';
 import { type Spread, fmtSpread, percentile, spread, summarize } from './stats.ts';
 
 export interface Meta {
@@ -167,8 +167,8 @@ export function summarizeRun(results: RunResults, flags: Flags): Summary {
     rows.push(row('soak', `edits/s achieved (offered ${flags.soakRate}/s, ${flags.soakMinutes} min)`, sk.map((r) => r.result.achievedRate), '/s', 0));
     rows.push(row('soak', 'edit → acknowledged on its device, p99', sk.map((r) => r.result.ackLatency.p99), 'ms', 1));
     for (const s of SOAK_SERIES) {
-      const keys = s === 'redisKeys';
-      rows.push(row('soak', `${s} slope after warm-up`, sk.map((r) => (keys ? r.fits[s].perHour : mib(r.fits[s].perHour))), keys ? 'keys/h' : 'MiB/h', keys ? 0 : 1));
+      const count = SOAK_COUNTS.has(s);
+      rows.push(row('soak', `${s} slope after warm-up`, sk.map((r) => (count ? r.fits[s].perHour : mib(r.fits[s].perHour))), count ? '/h' : 'MiB/h', count ? 0 : 1));
     }
   }
   return { rows, failed, ladders };
@@ -190,9 +190,9 @@ function soakSection(flags: Flags, reps: SoakRep[]): string[] {
     );
     for (const s of SOAK_SERIES) {
       const x = r.fits[s];
-      const keys = s === 'redisKeys';
-      const v = (n: number | null): string => (keys ? (n === null ? '–' : n.toFixed(0)) : `${mib(n)} MiB`);
-      out.push(`| ${s} | ${v(x.start)} | ${v(x.end)} | ${keys ? `${x.perHour?.toFixed(0) ?? '–'} keys/h` : `${mib(x.perHour)} MiB/h`} | ${x.percentPerHour?.toFixed(1) ?? '–'} | ${x.n} |`);
+      const count = SOAK_COUNTS.has(s);
+      const v = (n: number | null): string => (count ? (n === null ? '–' : n.toFixed(0)) : `${mib(n)} MiB`);
+      out.push(`| ${s} | ${v(x.start)} | ${v(x.end)} | ${count ? `${x.perHour?.toFixed(0) ?? '–'}/h` : `${mib(x.perHour)} MiB/h`} | ${x.percentPerHour?.toFixed(1) ?? '–'} | ${x.n} |`);
     }
     out.push('');
   }

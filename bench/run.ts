@@ -50,11 +50,15 @@ Starts a private redis-server, two server nodes, a worker and a load generator (
   --soak-carts N          live carts during the soak (default 100)
   --soak-cart-ttl S       the nodes' LIVECART_CART_TTL_SECONDS and EMPTY_CART_TTL during the soak (default 60)
   --soak-churn-ms MS      one churn action (join, offline, leave, retire + create a cart) every MS (default 2000)
+  --soak-cart-edits N     a cart is retired (and replaced) after N edits (default 200: a real cart's life is a
+                          bounded number of changes, and a loaded cart grows with its history)
   --soak-sample-ms MS     memory sampling interval (default 10000)
   --soak-warmup-pct P     share of the soak left out of the slope fit (default 20)
   --adapter A             the nodes' Socket.IO adapter: redis (classic pub/sub, default) or sharded
   --env K=V[,K=V]         LIVECART_* settings for the nodes and the worker (e.g. LIVECART_REVALIDATE_DELAY_MS=50)
   --cpu-prof              write V8 CPU profiles (.cpuprofile) of the nodes and the worker to the run's log directory
+  --heap-snapshots        soak: write a heap snapshot of each node and the worker when the load has stopped, into
+                          the run's log directory (a short and a long soak's snapshots show what accumulates)
   --keep-going            run the whole ladder even past saturation (default: stop after a saturated step)
   --help                  this text`;
 
@@ -82,6 +86,7 @@ const DEFAULTS: Flags = {
   syncCheckMs: null,
   adapter: 'redis',
   cpuProf: false,
+  heapSnapshots: false,
   settings: {},
   memoryPlacement: 'same',
   keepGoing: false,
@@ -92,6 +97,7 @@ const DEFAULTS: Flags = {
   soakCarts: 100,
   soakCartTtlSeconds: 60,
   soakChurnMs: 2000,
+  soakCartEdits: 200,
   soakSampleMs: 10_000,
   soakWarmup: 0.2,
 };
@@ -113,10 +119,10 @@ const QUICK: Partial<Flags> = {
 
 export function parseFlags(argv: readonly string[]): Flags {
   const given = new Map<string, string | true>();
-  const boolean = new Set(['--quick', '--keep-going', '--help', '--cpu-prof']);
+  const boolean = new Set(['--quick', '--keep-going', '--help', '--cpu-prof', '--heap-snapshots']);
   const valued = new Set([
     '--adapter', '--env', '--scenarios', '--reps', '--ladder', '--warmup-ms', '--measure-ms', '--drain-ms', '--converge-ms', '--carts', '--idle-devices', '--history-edits',
-    '--soak-minutes', '--soak-rate', '--soak-carts', '--soak-cart-ttl', '--soak-churn-ms', '--soak-sample-ms', '--soak-warmup-pct',
+    '--soak-minutes', '--soak-rate', '--soak-carts', '--soak-cart-ttl', '--soak-churn-ms', '--soak-cart-edits', '--soak-sample-ms', '--soak-warmup-pct',
     '--joins', '--price-carts', '--price-changes', '--facts-rate', '--cpu-rate', '--rest-rate', '--rest-carts', '--sustained-p99-ms', '--sync-check-ms', '--memory-placement',
   ]);
   for (let i = 0; i < argv.length; i++) {
@@ -198,6 +204,7 @@ export function parseFlags(argv: readonly string[]): Flags {
   set('soakCarts', int('--soak-carts', 2, 10_000));
   set('soakCartTtlSeconds', int('--soak-cart-ttl', 60, 366 * 24 * 3600));
   set('soakChurnMs', int('--soak-churn-ms', 100, 600_000));
+  set('soakCartEdits', int('--soak-cart-edits', 10, 100_000_000));
   set('soakSampleMs', int('--soak-sample-ms', 1000, 600_000));
   const warm = int('--soak-warmup-pct', 0, 90);
   if (warm !== undefined) flags.soakWarmup = warm / 100;
@@ -212,6 +219,7 @@ export function parseFlags(argv: readonly string[]): Flags {
     flags.adapter = adapter;
   }
   if (given.has('--cpu-prof')) flags.cpuProf = true;
+  if (given.has('--heap-snapshots')) flags.heapSnapshots = true;
   const env = str('--env');
   if (env !== undefined) {
     for (const pair of env.split(',')) {

@@ -33,6 +33,8 @@ export interface Flags {
   adapter: 'redis' | 'sharded';
   /** Write V8 CPU profiles of the nodes and the worker into the log directory. */
   cpuProf: boolean;
+  /** Start the nodes and the worker so that SIGUSR2 writes a heap snapshot (the soak sends it). */
+  heapSnapshots: boolean;
   /** Extra LIVECART_* settings for the nodes and the worker (--env). */
   settings: Record<string, string>;
   /** Scenario 3: where a cart's two devices connect. */
@@ -47,6 +49,7 @@ export interface Flags {
   soakCarts: number;
   soakCartTtlSeconds: number;
   soakChurnMs: number;
+  soakCartEdits: number;
   soakSampleMs: number;
   /** Share of the run left out of the slope fit (warm-up), 0..0.9. */
   soakWarmup: number;
@@ -66,7 +69,7 @@ export interface Rig {
 
 export async function withRig<T>(ctx: Ctx, label: string, env: Record<string, string>, body: (rig: Rig) => Promise<T>): Promise<T> {
   mkdirSync(ctx.logDir, { recursive: true });
-  const system = new BenchSystem({ env, logDir: ctx.logDir, label, cpuProf: ctx.flags.cpuProf, adapter: ctx.flags.adapter, settings: ctx.flags.settings });
+  const system = new BenchSystem({ env, logDir: ctx.logDir, label, cpuProf: ctx.flags.cpuProf, heapSnapshots: ctx.flags.heapSnapshots, adapter: ctx.flags.adapter, settings: ctx.flags.settings });
   let gen: GeneratorClient | null = null;
   try {
     await system.start();

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,8 @@ export interface SystemOptions {
   label: string;
   /** Run the nodes and the worker with --cpu-prof (profiles land in logDir when they exit). */
   cpuProf?: boolean;
+  /** Run the nodes and the worker with --heapsnapshot-signal=SIGUSR2 (snapshots land in logDir). */
+  heapSnapshots?: boolean;
   /** LIVECART_SOCKET_ADAPTER of the nodes (default redis: classic pub/sub). */
   adapter?: 'redis' | 'sharded';
   /** LIVECART_* settings given on the command line (--env), for every node and the worker. */
@@ -88,6 +90,12 @@ export class BenchSystem {
   get nodeUrls(): [string, string] {
     if (!this.ports) throw new Error('system not started');
     return [`http://127.0.0.1:${this.ports.node1}`, `http://127.0.0.1:${this.ports.node2}`];
+  }
+
+  /** The worker process's health and metrics port. */
+  get workerUrl(): string {
+    if (!this.ports) throw new Error('system not started');
+    return `http://127.0.0.1:${this.ports.worker}`;
   }
 
   get redisUrl(): string {
@@ -172,7 +180,10 @@ export class BenchSystem {
     const spawnApp = (name: AppProcess['name'], role: 'server' | 'worker', port: number): AppProcess => {
       // One directory per process: each thread (tsx runs a loader thread) writes its own profile.
       const prof = this.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(this.opts.logDir, `${this.opts.label}-${this.generation}-${name}-cpuprofile`)] : [];
-      const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'bin/livecart.ts', '--role', role], {
+      const heapDir = join(this.opts.logDir, `${this.opts.label}-${this.generation}-${name}-heap`);
+      if (this.opts.heapSnapshots) mkdirSync(heapDir, { recursive: true });
+      const heap = this.opts.heapSnapshots ? ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', heapDir] : [];
+      const child = spawn(process.execPath, [...prof, ...heap, '--import', 'tsx', 'bin/livecart.ts', '--role', role], {
         cwd: ROOT,
         env: { ...env, PORT: String(port) },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -218,6 +229,25 @@ export class BenchSystem {
   }
 
   /** The benchmark's products: stock far above any quantity (no clamping), category without promotions. */
+  /**
+   * Asks every node and the worker for a heap snapshot (SIGUSR2; needs `heapSnapshots`) and waits until
+   * each has written it: a snapshot blocks its process, so a file whose size holds still is complete.
+   */
+  async heapSnapshots(timeoutMs = 120_000): Promise<void> {
+    if (!this.opts.heapSnapshots) return;
+    const targets = this.apps.map((app) => {
+      const dir = join(this.opts.logDir, `${this.opts.label}-${this.generation}-${app.name}-heap`);
+      const sizes = new Map<string, number>();
+      return { app, dir, sizes, want: finishedSnapshots(dir, sizes) + 1 };
+    });
+    for (const { app } of targets) app.child.kill('SIGUSR2');
+    const deadline = Date.now() + timeoutMs;
+    while (targets.some((t) => finishedSnapshots(t.dir, t.sizes) < t.want)) {
+      if (Date.now() > deadline) throw new Error(`heap snapshots not written within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
   private async seedCatalog(): Promise<void> {
     const products = [...BENCH_SKUS, PRICE_SKU].map((sku) => ({ sku, name: `Bench ${sku}`, price: { amount: BENCH_PRICE, currency: 'USD' }, stock: 1_000_000, category: 'bench' }));
     const res = await fetch(`${this.nodeUrls[0]}/v1/catalog/products/bulk`, {
@@ -227,6 +257,18 @@ export class BenchSystem {
     });
     if (!res.ok) throw new Error(`seeding the bench catalog failed: ${res.status} ${await res.text()}`);
   }
+}
+
+/** Files ending in .heapsnapshot in `dir` whose size has stopped changing (none if `dir` is missing). */
+function finishedSnapshots(dir: string, sizes: Map<string, number>): number {
+  let done = 0;
+  for (const file of existsSync(dir) ? readdirSync(dir) : []) {
+    if (!file.endsWith('.heapsnapshot')) continue;
+    const size = statSync(join(dir, file)).size;
+    if (size > 0 && sizes.get(file) === size) done += 1;
+    sizes.set(file, size);
+  }
+  return done;
 }
 
 async function waitHttp(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {

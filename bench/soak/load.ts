@@ -45,6 +45,8 @@ interface SoakCart {
   /** sku → the last quantity set on it (what every device must show at the end). */
   expected: Map<string, number>;
   lastEditAt: number;
+  /** Edits made on it so far (it is retired after SoakParams.cartEdits). */
+  edits: number;
   /** No more edits or churn: being retired. */
   retiring: boolean;
   busy: boolean;
@@ -131,6 +133,7 @@ export class SoakLoad {
       if (cart) {
         this.edit(cart, next);
         fired += 1;
+        if (cart.edits >= p.cartEdits && this.retirable(cart)) this.track(this.retire(cart, p).catch((err: unknown) => this.actionErrors.push(err instanceof Error ? err.message : String(err))));
       }
       next += exponential(meanGap);
       if (t - lastKeepAlive > 1000) {
@@ -156,6 +159,7 @@ export class SoakLoad {
     }
     cart.expected.set(sku, q);
     cart.lastEditAt = t0;
+    cart.edits += 1;
     this.counts.edits += 1;
     if (device.offline) this.counts.offlineEdits += 1;
     else if (this.counts.edits % 10 === 0) {
@@ -246,8 +250,15 @@ export class SoakLoad {
 
   /** Retire one cart (every device saved, checked, closed) and create one in its place. */
   private async replaceCart(p: SoakParams): Promise<void> {
-    const cart = pick(this.idle().filter((c) => c.devices.every((d) => !d.offline)));
-    if (!cart) return;
+    const cart = pick(this.idle().filter((c) => this.retirable(c)));
+    if (cart) await this.retire(cart, p);
+  }
+
+  private retirable(cart: SoakCart): boolean {
+    return !cart.retiring && !cart.busy && cart.devices.every((d) => !d.offline);
+  }
+
+  private async retire(cart: SoakCart, p: SoakParams): Promise<void> {
     cart.retiring = true;
     const check = await this.converge([cart], p.convergeMs);
     if (!check.ok) this.retireProblems.push(...(check.problems.length > 0 ? check.problems : [`${cart.cartId}: ${check.unsaved} devices unsaved`]));
@@ -285,7 +296,7 @@ export class SoakLoad {
     const res = await http(`${this.init.urls[node]}/v1/carts`, { method: 'POST', from });
     const body = res.json as { cartId?: string; token?: string } | null;
     if (res.status !== 201 || !body?.cartId || !body.token) throw new Error(`POST /v1/carts: ${res.status} ${res.text.slice(0, 200)}`);
-    const cart: SoakCart = { cartId: body.cartId, token: body.token, from, devices: [], taken: new Set([0, 1]), expected: new Map(), lastEditAt: now(), retiring: false, busy: false };
+    const cart: SoakCart = { cartId: body.cartId, token: body.token, from, devices: [], taken: new Set([0, 1]), expected: new Map(), lastEditAt: now(), edits: 0, retiring: false, busy: false };
     // Device A on node 1, device B on node 2: both nodes host every cart.
     for (const slot of [0, 1]) {
       const d = await this.openDevice(cart, slot, slot);

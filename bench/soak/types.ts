@@ -13,6 +13,12 @@ export interface SoakParams {
   carts: number;
   /** One churn action (join, leave, offline, retire + create) every this many ms, in rotation. */
   churnMs: number;
+  /**
+   * A cart is retired (and replaced) once it has had this many edits, as a real cart's life is a
+   * bounded number of changes: a loaded cart's document grows with its history, so carts edited
+   * without end would make memory grow with the run's length, whatever the server keeps.
+   */
+  cartEdits: number;
   /** How long a device stays offline (ms, uniform in [min, max]). */
   offlineMs: [number, number];
   /** The nodes' cart TTL (s): a retired cart must be gone (404) this long after its last write, plus slack. */
