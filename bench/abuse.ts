@@ -181,7 +181,7 @@ async function main(): Promise<number> {
     });
     const command = `npx tsx bench/abuse.ts ${process.argv.slice(2).join(' ')}`.trim();
     const md = markdown(f, command, date);
-    const json = JSON.stringify({ date, command, options: o, attackStart, attackEnd, figures: f, samples: monitor.samples }, null, 1);
+    const json = JSON.stringify({ date, command, options: o, attackStart, attackEnd, figures: f, samples: monitor.samples, honest: stopped.samples }, null, 1);
     for (const name of [`abuse-${stamp}`, 'abuse-latest']) {
       writeFileSync(join(resultsDir, `${name}.json`), json);
       writeFileSync(join(resultsDir, `${name}.md`), md);
