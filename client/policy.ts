@@ -30,6 +30,9 @@ export function reactionToClose(reason: CloseName): Reaction {
   switch (reason) {
     case 'forbidden':
     case 'unauthorized':
+    // The cart takes no more changes; a merged one names the cart to follow (LiveCartConnection).
+    case 'merged':
+    case 'closed':
       return 'stop';
     // SPEC §10: both mean "drop local state, resync".
     case 'rejected':
@@ -53,6 +56,8 @@ const CLOSE_ERROR: Partial<Record<CloseName, ErrorCode>> = {
   rejected: 'E_UPDATE_INVALID_VALUE',
   'too-large': 'E_UPDATE_TOO_LARGE',
   malformed: 'E_MESSAGE_MALFORMED',
+  merged: 'E_CART_CLOSED',
+  closed: 'E_CART_CLOSED',
 };
 
 /** The error a `cart-closed` carries, or the registry's nearest one when it carries none. */

@@ -25,6 +25,15 @@ export class Keys {
     return `${this.prefix}:{${scope}}:idem`;
   }
 
+  /**
+   * A signed-in customer's active cart (a string: its cart id), by a digest of her id (`customer`,
+   * from core/redis/customer-carts.ts): her id is the IdP's, of any characters, and never a key's
+   * text. Expires like a cart with lines, refreshed at each sign-in.
+   */
+  activeCart(customer: string): string {
+    return `${this.prefix}:customer:{${customer}}:cart`;
+  }
+
   /** The catalog: one hash of products by SKU. */
   get catalog(): string {
     return `${this.prefix}:catalog:products`;

@@ -5,7 +5,7 @@
  * transports are codecs over it: they decode frames, call it, and encode what it sends back.
  */
 import * as Y from 'yjs';
-import { CLOSE, CartError, type ChangeMeta, type ChangeOrigin, type SyncFrame, type WireError, writeSyncStep1 } from '../../protocol/index.ts';
+import { CLOSE, CartError, type CartStatus, type ChangeMeta, acceptsChanges, type ChangeOrigin, type SyncFrame, type WireError, writeSyncStep1 } from '../../protocol/index.ts';
 import type { Principal } from '../auth.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
 import type { CartRegistry } from '../cart/registry.ts';
@@ -41,8 +41,11 @@ export interface SessionPeer {
   buffered(): number;
   sendSync(frame: Uint8Array, meta: ChangeMeta | null): void;
   sendAwareness(frame: Uint8Array): void;
-  /** The server ended the session: tell the peer why (a `cart-closed`, a WebSocket close). */
-  ended(close: Close, error: WireError | null): void;
+  /**
+   * The server ended the session: tell the peer why (a `cart-closed`, a WebSocket close);
+   * `mergedInto` names the cart to follow when the close is `merged`.
+   */
+  ended(close: Close, error: WireError | null, mergedInto?: string): void;
 }
 
 /** What every session of a node shares. */
@@ -78,6 +81,7 @@ export class CartSession implements SessionInfo {
   private expiry: NodeJS.Timeout | null = null;
   private state: 'new' | 'loading' | 'open' | 'ended' = 'new';
   private readonly onEnd = new Set<() => void>();
+  private unwatch: (() => void) | null = null;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -143,7 +147,13 @@ export class CartSession implements SessionInfo {
     this.cart = cart;
     this.state = 'open';
     this.scheduleExpiry();
+    this.unwatch = cart.onClosed((status, mergedInto) => this.cartClosed(status, mergedInto));
     attach(cart);
+    // A device coming back to a cart merged (or closed) while it was away is told at once.
+    if (!acceptsChanges(cart.status)) {
+      this.cartClosed(cart.status, cart.mergedInto);
+      return cart;
+    }
     this.welcome();
     this.ctx.hooks.loaded(this, cart);
     this.queue.resume();
@@ -243,10 +253,17 @@ export class CartSession implements SessionInfo {
   }
 
   /** The server ends the session: the peer is told why, the cart released. */
-  end(close: Close, error: WireError | null): void {
+  end(close: Close, error: WireError | null, mergedInto?: string): void {
     if (this.state === 'ended') return;
-    this.peer.ended(close, error);
+    this.peer.ended(close, error, mergedInto);
     this.finish({ by: 'server', close, error });
+  }
+
+  /** The cart's status left `open`: it takes no more changes, so the session ends (SPEC §10). */
+  private cartClosed(status: CartStatus, mergedInto: string | null): void {
+    const error = new CartError('E_CART_CLOSED', `status is ${status}`).toWire();
+    if (status === 'merged' && mergedInto !== null) this.end(CLOSE.MERGED, error, mergedInto);
+    else this.end(CLOSE.CLOSED, error);
   }
 
   /** The peer left (or its connection closed): release everything, drop its waiting work. */
@@ -267,6 +284,8 @@ export class CartSession implements SessionInfo {
     this.queue.end();
     if (this.expiry) clearTimeout(this.expiry);
     this.expiry = null;
+    this.unwatch?.();
+    this.unwatch = null;
     if (wasOpen && this.cart) {
       removePresence(this.cart, this.presence);
       this.ctx.registry.release(this.cart);
