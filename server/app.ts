@@ -31,6 +31,11 @@ import { adminGuard, adminRoutes } from './rest/admin.ts';
 import { adminCatalogRoutes } from './rest/admin-catalog.ts';
 import { ROUTES, allRoutes } from './rest/api.ts';
 import { cartRoutes } from './rest/carts.ts';
+import { signInRoutes } from './rest/signin.ts';
+import { IdpVerifier } from './idp.ts';
+import { SignIn } from './signin/sign-in.ts';
+import { CartStatusStore } from '../core/redis/cart-status-store.ts';
+import { CustomerCarts } from '../core/redis/customer-carts.ts';
 import { catalogRoutes } from './rest/catalog.ts';
 import { errorHandler, notFound, sendError } from './rest/http-errors.ts';
 import { Idempotency } from './rest/idempotency.ts';
@@ -100,7 +105,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
   const revalidation = new RevalidationRequester(queues, log, config.revalidateDelayMs);
   const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds, config.maxIdempotencyKeys);
-  const limits = new RateLimits(redis, config.keyPrefix, config.abuse, log, metrics);
+  const limits = new RateLimits(redis, config.keyPrefix, config.abuse, log, metrics, { perIp: config.idp.signInPerIp, windowSeconds: config.idp.signInWindowSeconds });
   const connectionCaps = new ConnectionCaps(config.abuse.maxConnectionsPerIp);
   const registry = new CartRegistry({
     store,
@@ -187,6 +192,21 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   app.use(express.json({ limit: config.maxJsonBytes }));
   app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
   app.use(catalogRoutes(catalog));
+  const signIn = new SignIn({
+    idp: IdpVerifier.fromConfig(config.idp),
+    auth,
+    tokenTtlSeconds: config.idp.tokenTtlSeconds,
+    registry,
+    statuses: new CartStatusStore(redis, config.keyPrefix),
+    customers: new CustomerCarts(redis, config.keyPrefix, config.cartTtlSeconds * 1000),
+    limits: config.limits,
+    // A cart that stopped taking changes must end its sessions on every node, Socket.IO ones too.
+    announceEverywhere: (cartId, version) => {
+      publishCartChanged(redis, config.keyPrefix, cartId, version, false).catch((err: unknown) => log.warn('could not announce a closed cart', { cartId, err }));
+    },
+    log,
+  });
+  app.use(signInRoutes(signIn));
   const requireAdmin = adminGuard(auth, config.adminToken);
   app.use(adminRoutes(auth, requireAdmin));
   app.use(adminCatalogRoutes({ catalog, rules, sink: opts.catalogSink ?? fanoutSink(queues, log), requireAdmin, log }));
