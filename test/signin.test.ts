@@ -160,3 +160,34 @@ describe('without an identity provider', () => {
     }
   });
 });
+
+describe('limits and outages', () => {
+  it('limits sign-ins per IP (429 with Retry-After), without counting them as admin guesses', async () => {
+    const node = await startNode({ idp: { ...DEFAULT_CONFIG.idp, jwksUrl: idp.jwksUrl, issuer: IDP_ISSUER, audience: IDP_AUDIENCE, signInPerIp: 3 } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await exchange(node, await idp.token({ iss: 'https://evil.test/' }))).status);
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      const refused = await exchange(node, await idp.token());
+      expect([refused.status, refused.body.error.code, refused.body.error.retryable]).toEqual([429, 'E_RATE_LIMITED', true]);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Failed sign-ins are not admin guesses: the admin API still answers this IP.
+      const admin = await node.request('GET', '/v1/pricing/rules', { token: 'wrong-admin-token-0123' });
+      expect(admin.status).toBe(401);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it("answers 503 E_IDP_UNAVAILABLE (retryable) while the IdP's JWKS endpoint cannot be reached", async () => {
+    const gone = await startIdp();
+    await gone.close();
+    const node = await startNode({ idp: { ...DEFAULT_CONFIG.idp, jwksUrl: gone.jwksUrl, issuer: IDP_ISSUER, audience: IDP_AUDIENCE, jwksTimeoutMs: 500 } });
+    try {
+      const res = await exchange(node, await gone.token());
+      expect([res.status, res.body.error.code, res.body.error.retryable]).toEqual([503, 'E_IDP_UNAVAILABLE', true]);
+    } finally {
+      await node.close();
+    }
+  });
+});
