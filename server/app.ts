@@ -192,12 +192,13 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   app.use(express.json({ limit: config.maxJsonBytes }));
   app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
   app.use(catalogRoutes(catalog));
+  const statuses = new CartStatusStore(redis, config.keyPrefix);
   const signIn = new SignIn({
     idp: IdpVerifier.fromConfig(config.idp),
     auth,
     tokenTtlSeconds: config.idp.tokenTtlSeconds,
     registry,
-    statuses: new CartStatusStore(redis, config.keyPrefix),
+    statuses,
     customers: new CustomerCarts(redis, config.keyPrefix, config.cartTtlSeconds * 1000),
     limits: config.limits,
     // A cart that stopped taking changes must end its sessions on every node, Socket.IO ones too.
@@ -272,7 +273,11 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     step1: new Step1Answers(() => serverMetrics.step1Encoded()),
     draining: () => draining,
   };
-  const transport = attachSocketTransport(io, { auth, session: sessions, clustered, nodeId });
+  const mergedInto = async (cartId: string): Promise<string | null> => {
+    const status = await statuses.status(cartId);
+    return status?.status === 'merged' ? status.mergedInto : null;
+  };
+  const transport = attachSocketTransport(io, { auth, session: sessions, clustered, nodeId, mergedInto });
   const yws = createYwsEndpoint({ auth, session: sessions });
   http.on('upgrade', (req, socket, head) => {
     if ((req.url ?? '').startsWith('/yjs')) {

@@ -158,4 +158,22 @@ describe("the guest cart's devices", () => {
     raw.close();
     late.close();
   });
+
+  it('a device that already holds the customer token and opens the old guest cart is sent to the active cart', async () => {
+    const { sub, active, guest } = await customerAndGuest([['SOCK', 3]]);
+    const signed = (await exchange(a, sub, { guestCartId: guest.cartId, guestToken: guest.token })).body as { token: string };
+    const conn = new LiveCartConnection({ url: b.url, token: signed.token, device: 'laptop', retryMinMs: 20, retryMaxMs: 200 });
+    conns.push(conn);
+    const merged = new Promise<{ cartId: string; mergedInto: string }>((resolve) => conn.on('merged', resolve));
+    const followed = new Promise<{ from: string; handle: CartHandle }>((resolve) => conn.on('followed', resolve));
+    await expect(conn.open(guest.cartId)).rejects.toMatchObject({ code: 'E_CART_CLOSED' });
+    expect(await merged).toEqual({ cartId: guest.cartId, mergedInto: active.cartId });
+    const target = await followed;
+    await waitFor(() => expect(target.handle.view.lines.map((l) => [l.lineId, l.quantity]).sort()).toEqual([['BELT', 1], ['SHOE', 2], ['SOCK', 3]]));
+    // A token that grants neither cart learns nothing about the merge.
+    const stranger = io(b.url, { transports: ['websocket'], auth: { token: await a.token([]) }, forceNew: true, reconnection: false });
+    const answer = await new Promise<JoinResult>((resolve) => stranger.emit('join', guest.cartId, {}, resolve));
+    stranger.close();
+    expect(answer).toMatchObject({ ok: false, error: { code: 'E_AUTH_FORBIDDEN' } });
+  });
 });
