@@ -33,6 +33,7 @@ export function reactionToClose(reason: CloseName): Reaction {
     // The cart takes no more changes; a merged one names the cart to follow (LiveCartConnection).
     case 'merged':
     case 'closed':
+    case 'revoked':
       return 'stop';
     // SPEC §10: both mean "drop local state, resync".
     case 'rejected':
@@ -58,6 +59,7 @@ const CLOSE_ERROR: Partial<Record<CloseName, ErrorCode>> = {
   malformed: 'E_MESSAGE_MALFORMED',
   merged: 'E_CART_CLOSED',
   closed: 'E_CART_CLOSED',
+  revoked: 'E_AUTH_REVOKED',
 };
 
 /** The error a `cart-closed` carries, or the registry's nearest one when it carries none. */

@@ -34,6 +34,19 @@ export class Keys {
     return `${this.prefix}:customer:{${customer}}:cart`;
   }
 
+  /**
+   * When every token of a subject issued until then was revoked (ms), by a digest of the subject:
+   * kept until the longest-lived of those tokens would have expired (server/revocations.ts).
+   */
+  revoked(subjectDigest: string): string {
+    return `${this.prefix}:revoked:{${subjectDigest}}`;
+  }
+
+  /** Pub/sub channel: a subject's tokens were revoked (JSON `{ subject, at }`): nodes cut its sessions. */
+  get revokedChannel(): string {
+    return `${this.prefix}:revoked`;
+  }
+
   /** The catalog: one hash of products by SKU. */
   get catalog(): string {
     return `${this.prefix}:catalog:products`;

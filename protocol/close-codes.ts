@@ -33,6 +33,8 @@ export const CLOSE = {
    * Open that cart (with a token granting it) instead.
    */
   MERGED: { code: 4410, name: 'merged' },
+  /** The token was revoked (POST /v1/auth/revoke: its subject signed out everywhere). Get a new token. */
+  REVOKED: { code: 4411, name: 'revoked' },
   /** The cart no longer takes changes for another reason (its status left `open`: ordered, expired). */
   CLOSED: { code: 4409, name: 'closed' },
 } as const;

@@ -11,6 +11,7 @@ export const ERRORS = {
   E_AUTH_INVALID: { http: 401, retryable: false, message: 'The token is malformed or its signature is wrong.' },
   E_AUTH_EXPIRED: { http: 401, retryable: false, message: 'The token has expired.' },
   E_AUTH_FORBIDDEN: { http: 403, retryable: false, message: 'The token does not grant this cart or this action.' },
+  E_AUTH_REVOKED: { http: 403, retryable: false, message: 'The token was revoked (its subject signed out everywhere, or its grant was withdrawn).' },
   E_CART_NOT_FOUND: { http: 404, retryable: false, message: 'No such cart.' },
   E_CART_ID_INVALID: { http: 400, retryable: false, message: 'The cart id is not a valid cart id.' },
   E_CART_NOT_JOINED: { http: 409, retryable: false, message: 'Join the cart before sending it updates.' },

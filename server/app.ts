@@ -33,6 +33,7 @@ import { ROUTES, allRoutes } from './rest/api.ts';
 import { cartRoutes } from './rest/carts.ts';
 import { signInRoutes } from './rest/signin.ts';
 import { IdpVerifier } from './idp.ts';
+import { Revocations } from './revocations.ts';
 import { SignIn } from './signin/sign-in.ts';
 import { CartStatusStore } from '../core/redis/cart-status-store.ts';
 import { CustomerCarts } from '../core/redis/customer-carts.ts';
@@ -98,7 +99,8 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   let requestsInFlight = 0;
   const metrics = opts.metrics ?? new Metrics();
   const serverMetrics = createServerMetrics(metrics);
-  const auth = new Auth(opts.jwtSecret);
+  const revocations = new Revocations(redis, config.keyPrefix, log);
+  const auth = new Auth(opts.jwtSecret, revocations);
   const store = new CartStore(redis, config.keyPrefix);
   const catalog = new CatalogStore(redis, config.keyPrefix);
   const rules = new RulesStore(redis, config.keyPrefix);
@@ -209,7 +211,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   });
   app.use(signInRoutes(signIn));
   const requireAdmin = adminGuard(auth, config.adminToken);
-  app.use(adminRoutes(auth, requireAdmin));
+  app.use(adminRoutes(auth, requireAdmin, revocations));
   app.use(adminCatalogRoutes({ catalog, rules, sink: opts.catalogSink ?? fanoutSink(queues, log), requireAdmin, log }));
   app.use(notFound);
   app.use(errorHandler(log, serverMetrics));
@@ -272,6 +274,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     hooks: defaultHooks(log, serverMetrics),
     step1: new Step1Answers(() => serverMetrics.step1Encoded()),
     draining: () => draining,
+    revocations,
   };
   const mergedInto = async (cartId: string): Promise<string | null> => {
     const status = await statuses.status(cartId);
@@ -306,6 +309,22 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     log.info('cart-changed subscription restored; catching up hosted carts', { carts: registry.size });
     for (const cartId of registry.ids()) changed(cartId);
   }).catch((err: unknown) => log.error('could not subscribe to cart changes', { err }));
+  // Sign-out everywhere: a revocation cuts the subject's sessions here as soon as it is announced.
+  const cut = (subject: string, at: number): void => {
+    const revoked = (p: { subject: string; issuedAt: number }): boolean => p.subject === subject && p.issuedAt <= at;
+    transport.cut(revoked);
+    yws.cut(revoked);
+  };
+  const revocationsHeard = revocations
+    .subscribe(subscriber, cut, () => {
+      void revocations.stored([...new Set([...transport.subjects(), ...yws.subjects()])]).then(
+        (found) => {
+          for (const [subject, at] of found) cut(subject, at);
+        },
+        (err: unknown) => log.warn('could not re-check revocations', { err }),
+      );
+    })
+    .catch((err: unknown) => log.error('could not subscribe to revocations', { err }));
 
   // A node that holds presence relayed from another node drops it when that node stops beating.
   const heartbeat = clustered ? new NodeHeartbeat(redis, config.keyPrefix, nodeId, config.nodeHeartbeatMs, log) : null;
@@ -336,6 +355,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     revalidation,
     listen: async () => {
       await subscribed;
+      await revocationsHeard;
       await heartbeat?.start(dropGoneNodes);
       return new Promise((resolve, reject) => {
         http.once('error', reject);

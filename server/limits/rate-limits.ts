@@ -156,7 +156,7 @@ export class RateLimits {
     const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
     if (!m) return null;
     try {
-      return (await auth.verify(m[1])).subject;
+      return (await auth.verifySignature(m[1])).subject;
     } catch {
       return null;
     }

@@ -7,6 +7,7 @@
 import * as Y from 'yjs';
 import { CLOSE, CartError, type CartStatus, type ChangeMeta, acceptsChanges, type ChangeOrigin, type SyncFrame, type WireError, writeSyncStep1 } from '../../protocol/index.ts';
 import type { Principal } from '../auth.ts';
+import type { Revocations } from '../revocations.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
 import type { CartRegistry } from '../cart/registry.ts';
 import type { Config } from '../../core/config.ts';
@@ -57,16 +58,20 @@ export interface SessionContext {
   hooks: SessionHooks;
   step1: Step1Answers;
   draining(): boolean;
+  /** Sign-out everywhere (server/revocations.ts); absent: nothing is ever revoked. */
+  revocations?: Pick<Revocations, 'check' | 'revoked'>;
 }
 
 /**
  * The checks every message of a connection passes on receipt, in a session or not yet (a join):
  * the node is not draining, the connection is within its budget, its token has not expired.
  */
-export function admitMessage(ctx: Pick<SessionContext, 'draining'>, bucket: TokenBucket, principal: Principal): CartError | null {
+export function admitMessage(ctx: Pick<SessionContext, 'draining' | 'revocations'>, bucket: TokenBucket, principal: Principal): CartError | null {
   if (ctx.draining()) return new CartError('E_SHUTTING_DOWN');
   if (!bucket.take()) return new CartError('E_RATE_LIMITED');
   if (principal.expiresAt <= Date.now()) return new CartError('E_AUTH_EXPIRED');
+  // A revocation this node heard of (no I/O here: every message passes this check).
+  if (ctx.revocations?.revoked(principal) === true) return new CartError('E_AUTH_REVOKED');
   return null;
 }
 
@@ -132,6 +137,8 @@ export class CartSession implements SessionInfo {
     this.state = 'loading';
     let cart: HostedCart;
     try {
+      // A join is an entry point: the token's revocation is read from Redis, not only from memory.
+      await this.ctx.revocations?.check(this.current);
       cart = await this.ctx.registry.acquire(this.cartId);
     } catch (err) {
       this.state = 'ended';

@@ -31,6 +31,13 @@ export interface SocketTransport {
   drain(): Promise<void>;
   /** Stop the transport's timers (shutdown). */
   stop(): void;
+  /**
+   * End every session of this node's connections whose token `revoked` matches (cart-closed
+   * `revoked`), then disconnect them: their token opens nothing any more.
+   */
+  cut(revoked: (principal: Principal) => boolean): void;
+  /** Subjects of this node's connections (a re-check of revocations after a lost notice). */
+  subjects(): string[];
 }
 
 /**
@@ -248,6 +255,16 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
 
   return {
     stop: () => clearInterval(sweep),
+    cut(revoked) {
+      const error = new CartError('E_AUTH_REVOKED').toWire();
+      for (const socket of io.of('/').sockets.values()) {
+        if (!revoked(socket.data.principal)) continue;
+        for (const session of [...(bySocket.get(socket.id)?.values() ?? [])]) session.end(CLOSE.REVOKED, error);
+        // A namespace disconnect is a packet after the cart-closed ones: the device reads them first.
+        socket.disconnect();
+      }
+    },
+    subjects: () => [...new Set([...io.of('/').sockets.values()].map((s) => s.data.principal.subject))],
     async drain() {
       await Promise.all([...bySocket.values()].flatMap((sessions) => [...sessions.values()].map((s) => s.idle())));
     },
