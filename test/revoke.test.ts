@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import type { CartClosed, JoinResult } from '../protocol/index.ts';
+import { Revoked } from '../protocol/schemas/index.ts';
 import { TEST_ADMIN_TOKEN, type TestNode, startNode, uniquePrefix } from './helpers/node.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -67,6 +68,7 @@ describe('POST /v1/auth/revoke', () => {
     const res = await a.request('POST', '/v1/auth/revoke', { token: TEST_ADMIN_TOKEN, body: { subject } });
     expect(res.status).toBe(200);
     expect(res.body.subject).toBe(subject);
+    expect(() => Revoked.parse(res.body)).not.toThrow();
 
     await waitFor(
       () => {

@@ -10,6 +10,7 @@ import { WebSocket } from 'ws';
 import { Keys } from '../core/keys.ts';
 import { customerDigest } from '../core/redis/customer-carts.ts';
 import { DEFAULT_CONFIG } from '../core/config.ts';
+import { SignedIn } from '../protocol/schemas/index.ts';
 import { IDP_AUDIENCE, IDP_ISSUER, type TestIdp, idpToken, signingKey, startIdp } from './helpers/idp.ts';
 import { type TestNode, startNode, uniquePrefix } from './helpers/node.ts';
 
@@ -40,6 +41,8 @@ describe('POST /v1/auth/exchange', () => {
     expect(phone.status).toBe(200);
     expect(laptop.status).toBe(200);
     expect(phone.body.customerId).toBe(sub);
+    // The answer is the route table's documented shape (GET /v1/openapi.json).
+    expect(() => SignedIn.parse(phone.body)).not.toThrow();
     expect(laptop.body.cartId).toBe(phone.body.cartId);
     const later = await exchange(a, await idp.token({ sub }));
     expect(later.body.cartId).toBe(phone.body.cartId);
