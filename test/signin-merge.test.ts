@@ -9,6 +9,7 @@ import { io } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { LiveCartConnection } from '../client/index.ts';
 import { DEFAULT_CONFIG } from '../core/config.ts';
+import { CartStatusStore } from '../core/redis/cart-status-store.ts';
 import type { CartHandle } from '../client/index.ts';
 import type { CartClosed, JoinResult } from '../protocol/index.ts';
 import { IDP_AUDIENCE, IDP_ISSUER, type TestIdp, startIdp } from './helpers/idp.ts';
@@ -175,5 +176,24 @@ describe("the guest cart's devices", () => {
     const answer = await new Promise<JoinResult>((resolve) => stranger.emit('join', guest.cartId, {}, resolve));
     stranger.close();
     expect(answer).toMatchObject({ ok: false, error: { code: 'E_AUTH_FORBIDDEN' } });
+  });
+
+  it('while a merge holds the guest cart nobody else writes to it (E_CART_MERGING, retryable); a claim whose holder died runs out', async () => {
+    const { sub, active, guest } = await customerAndGuest([['SOCK', 1]]);
+    // An exchange that claimed the guest cart and died: its claim holds for 300 ms.
+    const statuses = new CartStatusStore(a.redis, a.config.keyPrefix);
+    expect(await statuses.claimMerge(guest.cartId, active.cartId, sub, 300)).toMatchObject({ kind: 'claimed' });
+    const write = await b.request('POST', `/v1/carts/${guest.cartId}/lines`, { token: guest.token, body: { sku: 'CAP', quantity: 1 } });
+    expect([write.status, write.body.error.code, write.body.error.retryable]).toEqual([409, 'E_CART_MERGING', true]);
+    // Another exchange meanwhile merges nothing (the claim is not its own) and answers the active cart.
+    const during = await exchange(a, sub, { guestCartId: guest.cartId, guestToken: guest.token });
+    expect(during.body.cartId).toBe(active.cartId);
+    expect(await linesOf(a, active.cartId, during.body.token)).toEqual([['BELT', 1], ['SHOE', 2]]);
+    // Once the claim ran out, the next exchange merges it.
+    await waitFor(async () => {
+      const after = await exchange(a, sub, { guestCartId: guest.cartId, guestToken: guest.token });
+      expect(await linesOf(a, active.cartId, after.body.token)).toEqual([['BELT', 1], ['SHOE', 2], ['SOCK', 1]]);
+    });
+    expect((await b.request('GET', `/v1/carts/${guest.cartId}`, { token: guest.token })).body.status).toBe('merged');
   });
 });
