@@ -483,6 +483,8 @@ export function validateIdpConfig(idp: IdpConfig): void {
   if (idp.publicKey !== null) {
     let key;
     try {
+      // SPKI only (what jose's importSPKI reads): not a PKCS#1 "RSA PUBLIC KEY", not a certificate.
+      if (!idp.publicKey.includes('-----BEGIN PUBLIC KEY-----')) throw new Error('not SPKI');
       key = createPublicKey(idp.publicKey);
     } catch {
       throw new ConfigError('LIVECART_IDP_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----)');

@@ -30,6 +30,7 @@ describe('IdP configuration', () => {
     [{ ...jwks, LIVECART_IDP_PUBLIC_KEY: 'x', LIVECART_IDP_ISSUER: 'i', LIVECART_IDP_AUDIENCE: 'a' }, /not both/],
     [{ LIVECART_IDP_JWKS_URL: 'ftp://idp.test/jwks', LIVECART_IDP_ISSUER: 'i', LIVECART_IDP_AUDIENCE: 'a' }, /http\(s\) URL/],
     [{ LIVECART_IDP_PUBLIC_KEY: 'not a pem', LIVECART_IDP_ISSUER: 'i', LIVECART_IDP_AUDIENCE: 'a' }, /PEM public key/],
+    [{ LIVECART_IDP_PUBLIC_KEY: '-----BEGIN RSA PUBLIC KEY-----\nMAo=\n-----END RSA PUBLIC KEY-----', LIVECART_IDP_ISSUER: 'i', LIVECART_IDP_AUDIENCE: 'a' }, /PEM public key/],
     [{ ...jwks, LIVECART_IDP_ISSUER: 'livecart', LIVECART_IDP_AUDIENCE: 'a' }, /must not be "livecart"/],
     [{ LIVECART_IDP_TOKEN_TTL_SECONDS: '5' }, /between 60/],
     [{ LIVECART_IDP_SECRET: 'x' }, /unknown setting/],
