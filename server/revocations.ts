@@ -6,7 +6,6 @@
  * revocation to refuse their messages. A node whose subscription dropped re-checks its sessions
  * against Redis once it is back (notices sent meanwhile are lost).
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { CartError } from '../protocol/index.ts';
 import { Keys } from '../core/keys.ts';
@@ -21,8 +20,6 @@ export interface Revocable {
   /** When the token was issued (ms since the epoch). */
   issuedAt: number;
 }
-
-const digest = (subject: string): string => createHash('sha256').update(subject).digest('base64url').slice(0, 22);
 
 export class Revocations {
   private readonly keys: Keys;
@@ -40,7 +37,7 @@ export class Revocations {
   /** Revoke every token of `subject` issued until now; every node is told. Returns the revocation time. */
   async revoke(subject: string): Promise<number> {
     const at = Date.now();
-    await this.redis.set(this.keys.revoked(digest(subject)), String(at), 'PX', MAX_TOKEN_TTL_MS);
+    await this.redis.set(this.keys.revoked(subject), String(at), 'PX', MAX_TOKEN_TTL_MS);
     this.remember(subject, at);
     await this.redis.publish(this.keys.revokedChannel, JSON.stringify({ subject, at }));
     return at;
@@ -53,7 +50,7 @@ export class Revocations {
    */
   async check(token: Revocable): Promise<void> {
     try {
-      const stored = await this.redis.get(this.keys.revoked(digest(token.subject)));
+      const stored = await this.redis.get(this.keys.revoked(token.subject));
       if (stored !== null) this.remember(token.subject, Number(stored));
     } catch (err) {
       this.log.debug('revocation not read: Redis did not answer', { err });
@@ -110,7 +107,7 @@ export class Revocations {
     if (subjects.length === 0) return found;
     // One GET per subject in one pipeline: the keys live in different slots on Redis Cluster.
     const pipeline = this.redis.pipeline();
-    for (const s of subjects) pipeline.get(this.keys.revoked(digest(s)));
+    for (const s of subjects) pipeline.get(this.keys.revoked(s));
     const values = ((await pipeline.exec()) ?? []).map(([err, v]) => (err === null && typeof v === 'string' ? v : null));
     values.forEach((v, i) => {
       const subject = subjects[i];

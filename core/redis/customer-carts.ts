@@ -4,7 +4,6 @@
  * expires like a cart with lines and is refreshed at each sign-in; a pointer to a cart that
  * expired or was merged away is replaced by the next sign-in.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { Keys } from '../keys.ts';
@@ -13,11 +12,6 @@ const SWAP = { numberOfKeys: 1, lua: readFileSync(new URL('./lua/swapActiveCart-
 
 interface ScriptedRedis {
   swapActiveCart(pointer: string, seen: string, next: string, ttlMs: number): Promise<string>;
-}
-
-/** A customer id as a key part: a digest, so no id can break out of its hash tag or grow a key. */
-export function customerDigest(customerId: string): string {
-  return createHash('sha256').update(customerId).digest('base64url').slice(0, 22);
 }
 
 export class CustomerCarts {
@@ -37,7 +31,7 @@ export class CustomerCarts {
   }
 
   private pointer(customerId: string): string {
-    return this.keys.activeCart(customerDigest(customerId));
+    return this.keys.activeCart(customerId);
   }
 
   /** The customer's active cart id, or null. */
