@@ -199,6 +199,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     idp: IdpVerifier.fromConfig(config.idp),
     auth,
     tokenTtlSeconds: config.idp.tokenTtlSeconds,
+    counted: ((count) => (outcome: string) => count({ outcome }))(metrics.counter('livecart_signins_total', 'Sign-ins (POST /v1/auth/exchange) answered, by outcome: signed-in, adopted, merged, already-merged, in-progress.')),
     registry,
     statuses,
     customers: new CustomerCarts(redis, config.keyPrefix, config.cartTtlSeconds * 1000),

@@ -100,10 +100,13 @@ describe('merge on login', () => {
   it('merging the same guest cart twice, or at once on two nodes, merges it once', async () => {
     const { sub, active, guest } = await customerAndGuest([['SOCK', 2]]);
     const body = { guestCartId: guest.cartId, guestToken: guest.token };
+    const merges = (): number => [a, b].reduce((sum, n) => sum + n.node.metrics.value('livecart_signins_total', { outcome: 'merged' }), 0);
+    const mergesBefore = merges();
     const [first, second] = await Promise.all([exchange(a, sub, body), exchange(b, sub, body)]);
     expect([first.status, second.status]).toEqual([200, 200]);
     expect(second.body.cartId).toBe(first.body.cartId);
     await waitFor(async () => expect((await a.node.store.load(guest.cartId, 0)).origins.filter((o) => o === 'merge')).toHaveLength(1));
+    expect(merges() - mergesBefore).toBe(1);
     const again = await exchange(a, sub, body);
     expect(again.body.cartId).toBe(active.cartId);
     const log = await a.node.store.load(active.cartId, 0);

@@ -17,6 +17,11 @@ export interface SignInDeps extends ActiveCartDeps, MergeDeps {
   auth: Auth;
   /** Lifetime of the minted livecart token. */
   tokenTtlSeconds: number;
+  /**
+   * Counts each sign-in by outcome (`livecart_signins_total`): `signed-in` (no guest cart),
+   * `adopted`, `merged`, `already-merged`, `in-progress` (another exchange holds the guest cart).
+   */
+  counted?: (outcome: string) => void;
 }
 
 export interface SignInRequest {
@@ -49,16 +54,23 @@ export class SignIn {
     // The guest token proves the device holds the guest cart: it must grant that cart.
     if (body.guestCartId !== undefined) await auth.authorize(body.guestToken, body.guestCartId);
     let lookup = await this.active.find(customerId);
+    let outcome = 'signed-in';
     if (body.guestCartId !== undefined && body.guestCartId !== lookup.cartId) {
-      lookup = await this.withGuest(customerId, lookup, body.guestCartId, body.strategy ?? 'merge');
+      ({ outcome, ...lookup } = await this.withGuest(customerId, lookup, body.guestCartId, body.strategy ?? 'merge'));
     }
     const cartId = await this.active.ensure(customerId, lookup);
     const minted = await auth.mint({ subject: customerId, role: 'customer', carts: [cartId], ttlSeconds: this.deps.tokenTtlSeconds });
+    this.deps.counted?.(outcome);
     return { customerId, cartId, token: minted.token, expiresAt: minted.expiresAt };
   }
 
   /** Adopt the guest cart as the active cart when there is none, else merge it in. */
-  private async withGuest(customerId: string, lookup: { cartId: string | null; seen: string | null }, guestId: string, strategy: MergeStrategy): Promise<{ cartId: string | null; seen: string | null }> {
+  private async withGuest(
+    customerId: string,
+    lookup: { cartId: string | null; seen: string | null },
+    guestId: string,
+    strategy: MergeStrategy,
+  ): Promise<{ cartId: string | null; seen: string | null; outcome: string }> {
     let { cartId, seen } = lookup;
     if (cartId === null) {
       const adopted = await this.deps.statuses.adopt(guestId, customerId);
@@ -66,14 +78,14 @@ export class SignIn {
       if (adopted.kind === 'owned') throw new CartError('E_AUTH_FORBIDDEN', 'the guest cart belongs to another customer');
       // Merged already (a repeated exchange whose first one went into another active cart since
       // gone): nothing to adopt; a new active cart is made.
-      if (adopted.kind === 'closed') return { cartId: null, seen };
+      if (adopted.kind === 'closed') return { cartId: null, seen, outcome: 'already-merged' };
       const now = await this.active.point(customerId, seen, guestId);
-      if (now === guestId) return { cartId: guestId, seen: guestId };
+      if (now === guestId) return { cartId: guestId, seen: guestId, outcome: 'adopted' };
       // Another device signed in first and set an active cart: merge into that one instead.
       ({ cartId, seen } = await this.active.find(customerId));
-      if (cartId === null || cartId === guestId) return { cartId, seen };
+      if (cartId === null || cartId === guestId) return { cartId, seen, outcome: 'adopted' };
     }
-    await mergeGuestCart(this.deps, guestId, cartId, customerId, strategy);
-    return { cartId, seen };
+    const merged = await mergeGuestCart(this.deps, guestId, cartId, customerId, strategy);
+    return { cartId, seen, outcome: merged.merged ? 'merged' : merged.why };
   }
 }
