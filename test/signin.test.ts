@@ -138,6 +138,7 @@ describe('POST /v1/auth/exchange', () => {
       ['oversize guestToken', { guestCartId: guest.cartId, guestToken: 'x'.repeat(9000) }, 400, 'E_VALIDATION'],
       ['a guest token of another cart', { guestCartId: guest.cartId, guestToken: (await a.createCart()).token }, 403, 'E_AUTH_FORBIDDEN'],
       ['a forged guest token', { guestCartId: guest.cartId, guestToken: 'a.b.c' }, 401, 'E_AUTH_INVALID'],
+      ['a service token as the guest token', { guestCartId: guest.cartId, guestToken: await a.token(['*'], { role: 'service' }) }, 403, 'E_AUTH_FORBIDDEN'],
       ['a body over the size limit', JSON.stringify({ guestCartId: guest.cartId, guestToken: 'x'.repeat(70_000) }), 413, 'E_BODY_TOO_LARGE'],
     ];
     for (const [name, body, status, code] of cases) {

@@ -52,7 +52,11 @@ export class SignIn {
     requirePermission(identity.role, 'cart.signIn');
     const customerId = identity.subject;
     // The guest token proves the device holds the guest cart: it must grant that cart.
-    if (body.guestCartId !== undefined) await auth.authorize(body.guestToken, body.guestCartId);
+    if (body.guestCartId !== undefined) {
+      const guest = await auth.authorize(body.guestToken, body.guestCartId);
+      // A service token grants every cart: it proves no device holds this one.
+      if (guest.role !== 'customer') throw new CartError('E_AUTH_FORBIDDEN', 'guestToken must be a customer token of the guest cart');
+    }
     let lookup = await this.active.find(customerId);
     let outcome = 'signed-in';
     if (body.guestCartId !== undefined && body.guestCartId !== lookup.cartId) {
