@@ -165,7 +165,8 @@ export class LiveCartConnection {
       this.tokens.replace(token);
       this.actor = after;
       this.denied = null;
-      if (this.socket.connected || this.socket.active) {
+      // Also after a refused handshake (denied): the new token may well be accepted.
+      if (!this.closed) {
         this.socket.disconnect();
         this.socket.connect();
       }
