@@ -53,6 +53,11 @@ export interface CartHandleEvents {
   error: WireError;
   /** A sync with the server completed: local changes went up, missed changes came down. */
   synced: undefined;
+  /**
+   * The cart was merged into `mergedInto` (the customer signed in): it takes no more changes.
+   * The connection opens `mergedInto` once it holds a token granting it (its `followed` event).
+   */
+  merged: { mergedInto: string };
 }
 
 /** How the connection drives a handle; not part of the public API. */
@@ -62,6 +67,8 @@ export interface HandleWiring {
   readonly ready: Promise<void>;
   /** The server cannot be reached now: let `open` resolve with the local state. */
   unreachable(): void;
+  /** The server merged the cart into `mergedInto`. */
+  merged(mergedInto: string): void;
 }
 
 /** What `LiveCartConnection.open` gives a new handle. */
@@ -123,7 +130,14 @@ export class CartHandle {
     this.sync = new CartSync(init.socket, this.syncHost(), init.timing);
     if (init.initialState && init.initialState.byteLength > 0) this.sync.markDirty();
     this.lastStatus = this.status();
-    init.wire({ sync: this.sync, ready: this.ready.promise, unreachable: () => this.ready.resolve() });
+    init.wire({
+      sync: this.sync,
+      ready: this.ready.promise,
+      unreachable: () => this.ready.resolve(),
+      merged: (mergedInto) => {
+        if (!this.closed) this.events.emit('merged', { mergedInto });
+      },
+    });
   }
 
   /** The cart as plain data, recomputed on every change. */

@@ -12,7 +12,7 @@ import type { CartSocket, SyncTiming } from './sync-host.ts';
 import { TypedEmitter } from './emitter.ts';
 import { type LiveCartConnectionOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { Backoff } from './policy.ts';
-import { actorFromToken } from './token.ts';
+import { actorFromToken, cartsFromToken } from './token.ts';
 import { TokenKeeper } from './token-keeper.ts';
 
 export type { LiveCartConnectionOptions } from './options.ts';
@@ -26,6 +26,15 @@ export interface LiveCartConnectionEvents {
   error: WireError;
   /** A token refresh failed (getToken threw, or the server refused the new token); it is retried. */
   'token-error': unknown;
+  /**
+   * The server merged `cartId` into `mergedInto` (the customer signed in). Once the connection holds
+   * a token granting `mergedInto` (now, or after `setToken`), it opens it: `followed`.
+   */
+  merged: { cartId: string; mergedInto: string };
+  /** The connection opened the cart `from` was merged into. */
+  followed: { from: string; handle: CartHandle };
+  /** Opening the cart `from` was merged into failed. */
+  'follow-error': { from: string; mergedInto: string; error: unknown };
 }
 
 interface Open {
@@ -46,7 +55,9 @@ export class LiveCartConnection {
   private socket: CartSocket;
   /** Index in opts.urls of the URL the current socket connects to. */
   private urlIndex = 0;
-  private readonly actor: Actor | null;
+  private actor: Actor | null;
+  /** Carts merged away, by id, with the cart each went into: opened once a token grants it. */
+  private readonly follows = new Map<string, string>();
   private readonly timing: SyncTiming;
   private readonly carts = new Map<string, Open>();
   private readonly opening = new Map<string, Promise<CartHandle>>();
@@ -141,12 +152,41 @@ export class LiveCartConnection {
   }
 
   /**
-   * Use `token` from now on: sent on the live connection (it must have the same subject and grant
-   * the open carts) and used for every later handshake. Rejects with CartError when the server
-   * refuses it (the old token stays in force on the live connection).
+   * Use `token` from now on. A token of the same subject is sent on the live connection (it must
+   * grant the open carts) and used for every later handshake; rejects with CartError when the
+   * server refuses it (the old token stays in force on the live connection). A token of another
+   * subject (a guest who signed in) reconnects under it: carts it does not grant stop with an
+   * error. Either way, a cart merged into one the token grants is opened (`followed`).
    */
-  setToken(token: string): Promise<void> {
-    return this.tokens.set(token);
+  async setToken(token: string): Promise<void> {
+    const before = actorFromToken(this.tokens.current)?.id;
+    const after = actorFromToken(token);
+    if (after !== null && after.id !== before) {
+      this.tokens.replace(token);
+      this.actor = after;
+      this.denied = null;
+      // Also after a refused handshake (denied): the new token may well be accepted.
+      if (!this.closed) {
+        this.socket.disconnect();
+        this.socket.connect();
+      }
+    } else {
+      await this.tokens.set(token);
+    }
+    this.follow();
+  }
+
+  /** Open every cart a merged cart went into that the current token grants. */
+  private follow(): void {
+    const granted = cartsFromToken(this.tokens.current);
+    for (const [from, mergedInto] of [...this.follows]) {
+      if (!granted.includes(mergedInto) && !granted.includes('*')) continue;
+      this.follows.delete(from);
+      this.open(mergedInto).then(
+        (handle) => this.events.emit('followed', { from, handle }),
+        (error: unknown) => this.events.emit('follow-error', { from, mergedInto, error }),
+      );
+    }
   }
 
   private async sendToken(token: string): Promise<void> {
@@ -234,7 +274,17 @@ export class LiveCartConnection {
     socket.on('sync', (cartId, frame, meta) => this.carts.get(cartId)?.wiring.sync.onServerSync(frame, meta));
     socket.on('awareness', (cartId, frame) => this.carts.get(cartId)?.wiring.sync.onServerAwareness(frame));
     socket.on('cart-closed', (cartId, closed) => {
-      const sync = this.carts.get(cartId)?.wiring.sync;
+      const open = this.carts.get(cartId);
+      const sync = open?.wiring.sync;
+      const mergedInto = closed?.reason === 'merged' ? closed.mergedInto : undefined;
+      if (open && isCartId(mergedInto)) {
+        open.wiring.merged(mergedInto);
+        sync?.onCartClosed(closed);
+        this.follows.set(cartId, mergedInto);
+        this.events.emit('merged', { cartId, mergedInto });
+        this.follow();
+        return;
+      }
       // The token ran out before a refresh got through: refresh, then join again.
       if (sync && closed?.error?.code === 'E_AUTH_EXPIRED' && this.tokens.canRefresh) {
         void this.tokens.refresh().then((ok) => sync.onCartClosed(ok ? { reason: 'normal' } : closed));

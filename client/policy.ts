@@ -30,6 +30,10 @@ export function reactionToClose(reason: CloseName): Reaction {
   switch (reason) {
     case 'forbidden':
     case 'unauthorized':
+    // The cart takes no more changes; a merged one names the cart to follow (LiveCartConnection).
+    case 'merged':
+    case 'closed':
+    case 'revoked':
       return 'stop';
     // SPEC §10: both mean "drop local state, resync".
     case 'rejected':
@@ -53,6 +57,9 @@ const CLOSE_ERROR: Partial<Record<CloseName, ErrorCode>> = {
   rejected: 'E_UPDATE_INVALID_VALUE',
   'too-large': 'E_UPDATE_TOO_LARGE',
   malformed: 'E_MESSAGE_MALFORMED',
+  merged: 'E_CART_CLOSED',
+  closed: 'E_CART_CLOSED',
+  revoked: 'E_AUTH_REVOKED',
 };
 
 /** The error a `cart-closed` carries, or the registry's nearest one when it carries none. */

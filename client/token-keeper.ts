@@ -42,6 +42,12 @@ export class TokenKeeper {
     await this.apply(token);
   }
 
+  /** Use `token` from the next handshake on, without sending it on the live connection (another subject). */
+  replace(token: string): void {
+    this.token = token;
+    this.schedule();
+  }
+
   /** Ask getToken for a new token now and use it; false when there is no getToken or it failed. */
   async refresh(): Promise<boolean> {
     if (!this.getToken || this.stopped) return false;

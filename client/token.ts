@@ -40,3 +40,15 @@ export function expiryOfToken(token: string): number | null {
     return null;
   }
 }
+
+/** The cart ids a JWT grants (its `carts` claim; `*` for every cart), or [] when it cannot be read. */
+export function cartsFromToken(token: string): string[] {
+  const payload = token.split('.')[1];
+  if (payload === undefined) return [];
+  try {
+    const { carts } = JSON.parse(base64UrlDecode(payload)) as { carts?: unknown };
+    return Array.isArray(carts) ? carts.filter((c): c is string => typeof c === 'string') : [];
+  } catch {
+    return [];
+  }
+}

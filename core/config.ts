@@ -2,6 +2,7 @@
  * Server configuration: declared once, read from environment variables, validated at start-up.
  * Unknown LIVECART_* variables and bad values are rejected loudly; nothing falls back silently.
  */
+import { createPublicKey } from 'node:crypto';
 import * as z from 'zod';
 import { DEFAULT_LIMITS, type CartLimits } from '../protocol/index.ts';
 import { HttpUrl } from '../protocol/schemas/index.ts';
@@ -117,6 +118,8 @@ export interface Config {
    * the node send the cart over and over.
    */
   syncAnswerBytesPerSecond: number;
+  /** Sign-in with the shop's identity provider (POST /v1/auth/exchange): see the end of this file. */
+  idp: IdpConfig;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -159,6 +162,7 @@ export const DEFAULT_CONFIG: Config = {
   sessionQueueBytes: 4 * 1024 * 1024,
   maxBufferedBytes: 2 * 1024 * 1024,
   syncAnswerBytesPerSecond: 64 * 1024,
+  idp: idpDefaults(),
 };
 
 export class ConfigError extends Error {
@@ -221,7 +225,7 @@ const STRING_VARS = new Set([
 ]);
 
 /** Every environment variable the server reads (README "Configuration" documents each). */
-export const CONFIG_VARIABLES: readonly string[] = [...STRING_VARS, ...Object.keys(INT_VARS), ...Object.keys(LIMIT_VARS), ...abuseVariables()];
+export const CONFIG_VARIABLES: readonly string[] = [...STRING_VARS, ...Object.keys(INT_VARS), ...Object.keys(LIMIT_VARS), ...abuseVariables(), ...idpVariables()];
 
 /** `raw` by `schema`, or a ConfigError naming the variable. */
 function envValue<S extends z.ZodType>(name: string, schema: S, raw: string): z.output<S> {
@@ -246,8 +250,8 @@ const BOOLEAN = choice(['true', 'false'], 'true or false');
 
 /** Build the configuration from `env` on top of `base`. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = DEFAULT_CONFIG): Config {
-  const config: Config = { ...base, limits: { ...base.limits }, abuse: { ...base.abuse } };
-  const abuseNames = new Set(abuseVariables());
+  const config: Config = { ...base, limits: { ...base.limits }, abuse: { ...base.abuse }, idp: { ...base.idp } };
+  const abuseNames = new Set([...abuseVariables(), ...idpVariables()]);
   for (const name of Object.keys(env)) {
     if (name.startsWith('LIVECART_') && !STRING_VARS.has(name) && !(name in INT_VARS) && !(name in LIMIT_VARS) && !abuseNames.has(name)) {
       throw new ConfigError(`unknown setting ${name} (see README "Configuration")`);
@@ -286,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = 
   const level = str('LIVECART_LOG_LEVEL');
   if (level !== null) config.logLevel = envValue('LIVECART_LOG_LEVEL', LOG_LEVEL, level);
   loadAbuseConfig(env, config.abuse);
+  loadIdpConfig(env, config.idp);
   validateConfig(config);
   return config;
 }
@@ -411,4 +416,100 @@ function loadAbuseConfig(env: NodeJS.ProcessEnv, abuse: AbuseConfig): void {
     if (token.length < 16) throw new ConfigError('LIVECART_METRICS_TOKEN must be at least 16 characters');
     abuse.metricsToken = token;
   }
+}
+
+// ---- Sign-in with the shop's identity provider (protocol/SPEC.md §2 "Sign-in"). Unset: no
+// sign-in (POST /v1/auth/exchange answers E_IDP_NOT_CONFIGURED); carts stay reachable with the
+// tokens of POST /v1/carts and the admin API.
+
+export interface IdpConfig {
+  /** The IdP's JWKS endpoint; keys are cached and a token naming an unknown `kid` refetches it (key rotation). */
+  jwksUrl: string | null;
+  /** Or one PEM public key (SPKI, RSA or P-256) for IdPs without a JWKS endpoint. */
+  publicKey: string | null;
+  /** The `iss` and `aud` every IdP token must carry; both required once a key source is set. */
+  issuer: string | null;
+  audience: string | null;
+  /**
+   * Lifetime of the livecart tokens an exchange mints: short, since an exchange is cheap to repeat
+   * (the client exchanges a fresh IdP token) and a signed-out customer's token should not outlive it long.
+   */
+  tokenTtlSeconds: number;
+  /** After a JWKS fetch, no other fetch for this long (an unknown `kid` cannot make us hammer the IdP). */
+  jwksCooldownMs: number;
+  /** Time budget of one JWKS fetch. */
+  jwksTimeoutMs: number;
+  /** Exchanges per client IP per `signInWindowSeconds` (each one may verify a signature and touch two carts). */
+  signInPerIp: number;
+  signInWindowSeconds: number;
+}
+
+function idpDefaults(): IdpConfig {
+  return {
+    jwksUrl: null,
+    publicKey: null,
+    issuer: null,
+    audience: null,
+    tokenTtlSeconds: 3600,
+    jwksCooldownMs: 30_000,
+    jwksTimeoutMs: 5000,
+    signInPerIp: 600,
+    signInWindowSeconds: 60,
+  };
+}
+
+type IdpIntKey = { [K in keyof IdpConfig]: IdpConfig[K] extends number ? K : never }[keyof IdpConfig];
+
+function idpIntVars(): Record<string, [IdpIntKey, number, number]> {
+  return {
+    LIVECART_IDP_TOKEN_TTL_SECONDS: ['tokenTtlSeconds', 60, 7 * 24 * 3600],
+    LIVECART_IDP_JWKS_COOLDOWN_MS: ['jwksCooldownMs', 0, 3600_000],
+    LIVECART_IDP_JWKS_TIMEOUT_MS: ['jwksTimeoutMs', 100, 60_000],
+    LIVECART_RATE_SIGNIN_PER_IP: ['signInPerIp', 1, 100_000_000],
+    LIVECART_RATE_SIGNIN_WINDOW_SECONDS: ['signInWindowSeconds', 1, 3600],
+  };
+}
+
+function idpVariables(): string[] {
+  return [...Object.keys(idpIntVars()), 'LIVECART_IDP_JWKS_URL', 'LIVECART_IDP_PUBLIC_KEY', 'LIVECART_IDP_ISSUER', 'LIVECART_IDP_AUDIENCE'];
+}
+
+function loadIdpConfig(env: NodeJS.ProcessEnv, idp: IdpConfig): void {
+  for (const [name, [key, min, max]] of Object.entries(idpIntVars())) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') idp[key] = parseInteger(name, raw, min, max);
+  }
+  const str = (name: string): string | null => (env[name] === undefined || env[name] === '' ? null : env[name]);
+  idp.jwksUrl = str('LIVECART_IDP_JWKS_URL') ?? idp.jwksUrl;
+  // A PEM in one environment line usually arrives with its newlines escaped.
+  idp.publicKey = str('LIVECART_IDP_PUBLIC_KEY')?.replace(/\\n/g, '\n') ?? idp.publicKey;
+  idp.issuer = str('LIVECART_IDP_ISSUER') ?? idp.issuer;
+  idp.audience = str('LIVECART_IDP_AUDIENCE') ?? idp.audience;
+  validateIdpConfig(idp);
+}
+
+/** The IdP settings make sense together: one key source, and then both an issuer and an audience. */
+export function validateIdpConfig(idp: IdpConfig): void {
+  if (idp.jwksUrl !== null && idp.publicKey !== null) throw new ConfigError('set LIVECART_IDP_JWKS_URL or LIVECART_IDP_PUBLIC_KEY, not both');
+  if (idp.jwksUrl !== null) envValue('LIVECART_IDP_JWKS_URL', HttpUrl, idp.jwksUrl);
+  if (idp.publicKey !== null) {
+    let key;
+    try {
+      // SPKI only (what jose's importSPKI reads): not a PKCS#1 "RSA PUBLIC KEY", not a certificate.
+      if (!idp.publicKey.includes('-----BEGIN PUBLIC KEY-----')) throw new Error('not SPKI');
+      key = createPublicKey(idp.publicKey);
+    } catch {
+      throw new ConfigError('LIVECART_IDP_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+    }
+    const p256 = key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+    if (key.asymmetricKeyType !== 'rsa' && !p256) throw new ConfigError('LIVECART_IDP_PUBLIC_KEY must be an RSA key (RS256) or a P-256 key (ES256)');
+  }
+  const configured = idp.jwksUrl !== null || idp.publicKey !== null;
+  for (const [name, value] of [['LIVECART_IDP_ISSUER', idp.issuer], ['LIVECART_IDP_AUDIENCE', idp.audience]] as const) {
+    if (configured && value === null) throw new ConfigError(`${name} is required with LIVECART_IDP_JWKS_URL or LIVECART_IDP_PUBLIC_KEY`);
+    if (!configured && value !== null) throw new ConfigError(`${name} needs LIVECART_IDP_JWKS_URL or LIVECART_IDP_PUBLIC_KEY`);
+    if (value !== null && value.length > 512) throw new ConfigError(`${name} must be at most 512 characters`);
+  }
+  // livecart's own tokens carry issuer "livecart": an IdP claiming it would blur the two kinds.
+  if (idp.issuer === 'livecart') throw new ConfigError('LIVECART_IDP_ISSUER must not be "livecart" (the issuer of livecart\'s own tokens)');
 }

@@ -3,6 +3,16 @@
  * as a hash tag (`{cartId}`) so a cart's scripts touch one slot on Redis Cluster; keys that are read
  * together in one MULTI share a tag of their own (`{rules}`); everything else is a single key.
  */
+import { createHash } from 'node:crypto';
+
+/**
+ * An id from outside (a customer id from the shop's IdP, a token subject) as a key part: a digest,
+ * so no id can break out of its hash tag or make a key long.
+ */
+export function idDigest(id: string): string {
+  return createHash('sha256').update(id).digest('base64url').slice(0, 22);
+}
+
 export class Keys {
   constructor(readonly prefix: string) {}
 
@@ -23,6 +33,27 @@ export class Keys {
   /** A scope's Idempotency-Key records by claim time (to keep their number bounded). */
   idempotencyIndex(scope: string): string {
     return `${this.prefix}:{${scope}}:idem`;
+  }
+
+  /**
+   * A signed-in customer's active cart (a string: its cart id), by a digest of her id (of any
+   * characters: the IdP's). Expires like a cart with lines, refreshed at each sign-in.
+   */
+  activeCart(customerId: string): string {
+    return `${this.prefix}:customer:{${idDigest(customerId)}}:cart`;
+  }
+
+  /**
+   * When every token of a subject issued until then was revoked (ms), by a digest of the subject;
+   * kept until the longest-lived of those tokens would have expired (server/revocations.ts).
+   */
+  revoked(subject: string): string {
+    return `${this.prefix}:revoked:{${idDigest(subject)}}`;
+  }
+
+  /** Pub/sub channel: a subject's tokens were revoked (JSON `{ subject, at }`): nodes cut its sessions. */
+  get revokedChannel(): string {
+    return `${this.prefix}:revoked`;
   }
 
   /** The catalog: one hash of products by SKU. */

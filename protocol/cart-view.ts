@@ -31,6 +31,8 @@ export interface LineView extends Omit<LineFacts, 'quantity'> {
 
 export interface CartView {
   status: CartStatus;
+  /** The cart this one was merged into (status `merged`), else null. */
+  mergedInto: string | null;
   currency: string | null;
   lines: LineView[];
   coupons: string[];
@@ -104,6 +106,7 @@ export function readCart(doc: Y.Doc, limits: Pick<CartLimits, 'maxQuantity'> = D
   const priced = totals !== null && cart.get('pricedFor') === pricingBasis(doc, limits.maxQuantity) && lines.every((l) => l.priced);
   return {
     status: (cart.get('status') as CartStatus | undefined) ?? 'open',
+    mergedInto: typeof cart.get('mergedInto') === 'string' ? (cart.get('mergedInto') as string) : null,
     currency: (cart.get('currency') as string | undefined) ?? null,
     lines,
     coupons: [...r.coupons.keys()].sort(),

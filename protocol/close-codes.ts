@@ -27,6 +27,16 @@ export const CLOSE = {
    * Reconnect; the resync brings what it missed.
    */
   SLOW_CONSUMER: { code: 4008, name: 'slow-consumer' },
+  /**
+   * The cart was merged into another at a sign-in (its status is `merged`). Socket.IO's
+   * `cart-closed` carries `mergedInto`; a /yjs close's reason is `E_CART_CLOSED merged-into=<cartId>`.
+   * Open that cart (with a token granting it) instead.
+   */
+  MERGED: { code: 4410, name: 'merged' },
+  /** The token was revoked (POST /v1/auth/revoke: its subject signed out everywhere). Get a new token. */
+  REVOKED: { code: 4411, name: 'revoked' },
+  /** The cart no longer takes changes for another reason (its status left `open`: ordered, expired). */
+  CLOSED: { code: 4409, name: 'closed' },
 } as const;
 
 export type CloseName = (typeof CLOSE)[keyof typeof CLOSE]['name'];

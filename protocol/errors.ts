@@ -11,10 +11,12 @@ export const ERRORS = {
   E_AUTH_INVALID: { http: 401, retryable: false, message: 'The token is malformed or its signature is wrong.' },
   E_AUTH_EXPIRED: { http: 401, retryable: false, message: 'The token has expired.' },
   E_AUTH_FORBIDDEN: { http: 403, retryable: false, message: 'The token does not grant this cart or this action.' },
+  E_AUTH_REVOKED: { http: 403, retryable: false, message: 'The token was revoked (its subject signed out everywhere, or its grant was withdrawn).' },
   E_CART_NOT_FOUND: { http: 404, retryable: false, message: 'No such cart.' },
   E_CART_ID_INVALID: { http: 400, retryable: false, message: 'The cart id is not a valid cart id.' },
   E_CART_NOT_JOINED: { http: 409, retryable: false, message: 'Join the cart before sending it updates.' },
   E_CART_CLOSED: { http: 409, retryable: false, message: 'The cart is no longer open for changes.' },
+  E_CART_MERGING: { http: 409, retryable: true, message: 'The cart is being merged into another one at a sign-in; retry in a moment.' },
   E_LINE_NOT_FOUND: { http: 404, retryable: false, message: 'No such line in this cart.' },
   E_UPDATE_MALFORMED: { http: 400, retryable: false, message: 'The update bytes could not be decoded.' },
   E_UPDATE_TOO_LARGE: { http: 413, retryable: false, message: 'The update is larger than the limit.' },
@@ -41,6 +43,8 @@ export const ERRORS = {
   E_INTERNAL: { http: 500, retryable: true, message: 'Internal error.' },
   E_WRITE_BUDGET_EXCEEDED: { http: 429, retryable: true, message: 'This cart or caller wrote more bytes than its budget allows for now; retry later.' },
   E_TOO_MANY_CONNECTIONS: { http: 429, retryable: true, message: 'Too many open connections from this address; close some or retry later.' },
+  E_IDP_NOT_CONFIGURED: { http: 501, retryable: false, message: 'Sign-in with an identity provider is not configured on this server.' },
+  E_IDP_UNAVAILABLE: { http: 503, retryable: true, message: "The identity provider's keys could not be fetched; retry later." },
 } as const satisfies Record<string, ErrorSpec>;
 
 export interface ErrorSpec {

@@ -51,6 +51,8 @@ export interface ChangeMeta {
 export interface CartClosed {
   reason: CloseName;
   error?: WireError;
+  /** With reason `merged`: the cart this one went into (the signed-in customer's active cart). */
+  mergedInto?: string;
 }
 
 export interface ClientToServerEvents {

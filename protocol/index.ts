@@ -3,6 +3,8 @@ export * from './close-codes.ts';
 export * from './schema.ts';
 export * from './cart-ops.ts';
 export * from './cart-view.ts';
+export * from './cart-status.ts';
+export * from './cart-merge.ts';
 export * from './validate.ts';
 export * from './codec.ts';
 export * from './events.ts';

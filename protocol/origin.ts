@@ -23,6 +23,11 @@ export type ChangeOrigin =
    * carried deleted (protocol/SPEC.md §5): relayed to the restoring device too, which lacks those
    * deletions and the server's facts.
    */
-  | { kind: 'restore'; subject: string };
+  | { kind: 'restore'; subject: string }
+  /**
+   * A sign-in's merge (server/signin/merge.ts): a guest cart's lines written into the customer's
+   * active cart, or the guest cart's status becoming `merged`.
+   */
+  | { kind: 'merge'; subject: string; from: string };
 
 export const LOG_ORIGIN: ChangeOrigin = Object.freeze({ kind: 'log' });

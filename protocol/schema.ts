@@ -107,6 +107,8 @@ export interface CartFacts {
   currency: string;
   totals: Totals | null;
   warnings: Warning[];
+  /** Set with status `merged`: the customer's active cart this guest cart went into at her sign-in. */
+  mergedInto: string | null;
   /** The customer segment from the token of the last device that joined with one. */
   segment: string | null;
   /** The tax region from a token claim; never from the cart's attributes. */

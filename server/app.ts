@@ -31,6 +31,12 @@ import { adminGuard, adminRoutes } from './rest/admin.ts';
 import { adminCatalogRoutes } from './rest/admin-catalog.ts';
 import { ROUTES, allRoutes } from './rest/api.ts';
 import { cartRoutes } from './rest/carts.ts';
+import { signInRoutes } from './rest/signin.ts';
+import { IdpVerifier } from './idp.ts';
+import { Revocations } from './revocations.ts';
+import { SignIn } from './signin/sign-in.ts';
+import { CartStatusStore } from '../core/redis/cart-status-store.ts';
+import { CustomerCarts } from '../core/redis/customer-carts.ts';
 import { catalogRoutes } from './rest/catalog.ts';
 import { errorHandler, notFound, sendError } from './rest/http-errors.ts';
 import { Idempotency } from './rest/idempotency.ts';
@@ -93,14 +99,15 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   let requestsInFlight = 0;
   const metrics = opts.metrics ?? new Metrics();
   const serverMetrics = createServerMetrics(metrics);
-  const auth = new Auth(opts.jwtSecret);
+  const revocations = new Revocations(redis, config.keyPrefix, log);
+  const auth = new Auth(opts.jwtSecret, revocations);
   const store = new CartStore(redis, config.keyPrefix);
   const catalog = new CatalogStore(redis, config.keyPrefix);
   const rules = new RulesStore(redis, config.keyPrefix);
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
   const revalidation = new RevalidationRequester(queues, log, config.revalidateDelayMs);
   const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds, config.maxIdempotencyKeys);
-  const limits = new RateLimits(redis, config.keyPrefix, config.abuse, log, metrics);
+  const limits = new RateLimits(redis, config.keyPrefix, config.abuse, log, metrics, { perIp: config.idp.signInPerIp, windowSeconds: config.idp.signInWindowSeconds });
   const connectionCaps = new ConnectionCaps(config.abuse.maxConnectionsPerIp);
   const registry = new CartRegistry({
     store,
@@ -187,8 +194,25 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   app.use(express.json({ limit: config.maxJsonBytes }));
   app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
   app.use(catalogRoutes(catalog));
+  const statuses = new CartStatusStore(redis, config.keyPrefix);
+  const signIn = new SignIn({
+    idp: IdpVerifier.fromConfig(config.idp),
+    auth,
+    tokenTtlSeconds: config.idp.tokenTtlSeconds,
+    counted: ((count) => (outcome: string) => count({ outcome }))(metrics.counter('livecart_signins_total', 'Sign-ins (POST /v1/auth/exchange) answered, by outcome: signed-in, adopted, merged, already-merged, in-progress.')),
+    registry,
+    statuses,
+    customers: new CustomerCarts(redis, config.keyPrefix, config.cartTtlSeconds * 1000),
+    limits: config.limits,
+    // A cart that stopped taking changes must end its sessions on every node, Socket.IO ones too.
+    announceEverywhere: (cartId, version) => {
+      publishCartChanged(redis, config.keyPrefix, cartId, version, false).catch((err: unknown) => log.warn('could not announce a closed cart', { cartId, err }));
+    },
+    log,
+  });
+  app.use(signInRoutes(signIn));
   const requireAdmin = adminGuard(auth, config.adminToken);
-  app.use(adminRoutes(auth, requireAdmin));
+  app.use(adminRoutes(auth, requireAdmin, revocations));
   app.use(adminCatalogRoutes({ catalog, rules, sink: opts.catalogSink ?? fanoutSink(queues, log), requireAdmin, log }));
   app.use(notFound);
   app.use(errorHandler(log, serverMetrics));
@@ -252,8 +276,13 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     step1: new Step1Answers(() => serverMetrics.step1Encoded()),
     chargeAnswer: (subject, bytes) => limits.chargeAnswer(subject, bytes),
     draining: () => draining,
+    revocations,
   };
-  const transport = attachSocketTransport(io, { auth, session: sessions, clustered, nodeId });
+  const mergedInto = async (cartId: string): Promise<string | null> => {
+    const status = await statuses.status(cartId);
+    return status?.status === 'merged' ? status.mergedInto : null;
+  };
+  const transport = attachSocketTransport(io, { auth, session: sessions, clustered, nodeId, mergedInto });
   const yws = createYwsEndpoint({ auth, session: sessions });
   http.on('upgrade', (req, socket, head) => {
     if ((req.url ?? '').startsWith('/yjs')) {
@@ -282,6 +311,22 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     log.info('cart-changed subscription restored; catching up hosted carts', { carts: registry.size });
     for (const cartId of registry.ids()) changed(cartId);
   }).catch((err: unknown) => log.error('could not subscribe to cart changes', { err }));
+  // Sign-out everywhere: a revocation cuts the subject's sessions here as soon as it is announced.
+  const cut = (subject: string, at: number): void => {
+    const revoked = (p: { subject: string; issuedAt: number }): boolean => p.subject === subject && p.issuedAt <= at;
+    transport.cut(revoked);
+    yws.cut(revoked);
+  };
+  const revocationsHeard = revocations
+    .subscribe(subscriber, cut, () => {
+      void revocations.stored([...new Set([...transport.subjects(), ...yws.subjects()])]).then(
+        (found) => {
+          for (const [subject, at] of found) cut(subject, at);
+        },
+        (err: unknown) => log.warn('could not re-check revocations', { err }),
+      );
+    })
+    .catch((err: unknown) => log.error('could not subscribe to revocations', { err }));
 
   // A node that holds presence relayed from another node drops it when that node stops beating.
   const heartbeat = clustered ? new NodeHeartbeat(redis, config.keyPrefix, nodeId, config.nodeHeartbeatMs, log) : null;
@@ -314,6 +359,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     revalidation,
     listen: async () => {
       await subscribed;
+      await revocationsHeard;
       await heartbeat?.start(dropGoneNodes);
       return new Promise((resolve, reject) => {
         http.once('error', reject);

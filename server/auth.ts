@@ -15,6 +15,8 @@ export interface Principal {
   /** Cart ids this token grants, or ['*'] (service tokens only). */
   carts: string[];
   expiresAt: number;
+  /** When it was issued (ms since the epoch; 0 when unknown): a revocation covers tokens issued until it. */
+  issuedAt: number;
   /** Customer segment for segment prices ("vip", "staff"); null: none. Only a token can set it. */
   segment: string | null;
   /** Tax region ("US-CA"): the only source of a cart's tax region (cart attributes never are). */
@@ -38,15 +40,23 @@ const MAX_TOKEN_LENGTH = 8192;
 /**
  * Tokens verified lately, by their text: an HMAC check is an async WebCrypto job (tens of µs and a
  * trip through the thread pool), and one client presents the same token on every request. A token
- * that verified once stays valid until it expires, so a hit only re-checks the expiry. Bounded;
- * the least recently verified are dropped first.
+ * whose signature verified once stays so until it expires, so a hit only re-checks the expiry
+ * (revocation is checked on every call, by verify()). Bounded; the oldest are dropped first.
  */
 const VERIFIED_CACHE_SIZE = 5000;
+
+/** Sign-out everywhere (server/revocations.ts): throws E_AUTH_REVOKED for a revoked token. */
+export interface RevocationCheck {
+  check(token: { subject: string; issuedAt: number }): Promise<void>;
+}
 
 export class Auth {
   private readonly key: Uint8Array;
   private readonly verified = new Map<string, Principal>();
-  constructor(secret: string) {
+  constructor(
+    secret: string,
+    private readonly revocations: RevocationCheck | null = null,
+  ) {
     this.key = new TextEncoder().encode(secret);
   }
 
@@ -58,7 +68,8 @@ export class Auth {
     for (const [name, value] of [['segment', input.segment], ['region', input.region]] as const) {
       if (value != null && !CLAIM_PATTERN.test(value)) throw new CartError('E_VALIDATION', `${name} must be 1-32 characters of A-Z a-z 0-9 _ -`);
     }
-    const claims: Record<string, unknown> = { role: input.role, carts: input.carts };
+    // `iat` has whole seconds: a sign-out and a sign-in in the same second must not be confused.
+    const claims: Record<string, unknown> = { role: input.role, carts: input.carts, iatMs: Date.now() };
     if (input.segment != null) claims.segment = input.segment;
     if (input.region != null) claims.region = input.region;
     const token = await new SignJWT(claims)
@@ -71,8 +82,18 @@ export class Auth {
     return { token, expiresAt: expiresAt * 1000 };
   }
 
-  /** Verify a token. Throws E_AUTH_MISSING, E_AUTH_EXPIRED or E_AUTH_INVALID. */
+  /** Verify a token and that it was not revoked. Throws E_AUTH_MISSING, E_AUTH_EXPIRED, E_AUTH_INVALID or E_AUTH_REVOKED. */
   async verify(token: unknown): Promise<Principal> {
+    const principal = await this.verifySignature(token);
+    await this.revocations?.check(principal);
+    return principal;
+  }
+
+  /**
+   * Verify a token's signature and claims only (no Redis read): for rate limits and the admin
+   * guard, which only ask whose token it is. Throws like verify(), never E_AUTH_REVOKED.
+   */
+  async verifySignature(token: unknown): Promise<Principal> {
     if (token === undefined || token === null || token === '') throw new CartError('E_AUTH_MISSING');
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) throw new CartError('E_AUTH_INVALID', 'token must be a string');
     const known = this.verified.get(token);
@@ -83,13 +104,13 @@ export class Auth {
       }
       return known;
     }
-    const principal = Object.freeze(await this.verifySignature(token));
+    const principal = Object.freeze(await this.checkSignature(token));
     this.verified.set(token, principal);
     if (this.verified.size > VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
     return principal;
   }
 
-  private async verifySignature(token: string): Promise<Principal> {
+  private async checkSignature(token: string): Promise<Principal> {
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER }));
@@ -97,7 +118,7 @@ export class Auth {
       if (err instanceof joseErrors.JWTExpired) throw new CartError('E_AUTH_EXPIRED');
       throw new CartError('E_AUTH_INVALID', err instanceof Error ? err.constructor.name : undefined);
     }
-    const { sub, role, carts, exp, segment, region } = payload;
+    const { sub, role, carts, exp, iat, iatMs, segment, region } = payload;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) throw new CartError('E_AUTH_INVALID', 'bad subject');
     if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new CartError('E_AUTH_INVALID', 'bad role');
     if (!Array.isArray(carts) || !carts.every((c) => typeof c === 'string')) throw new CartError('E_AUTH_INVALID', 'bad carts claim');
@@ -106,7 +127,8 @@ export class Auth {
     for (const claim of [segment, region]) {
       if (claim !== undefined && (typeof claim !== 'string' || !CLAIM_PATTERN.test(claim))) throw new CartError('E_AUTH_INVALID', 'bad segment or region claim');
     }
-    return { subject: sub, role: role as Role, carts: carts as string[], expiresAt: exp * 1000, segment: (segment as string | undefined) ?? null, region: (region as string | undefined) ?? null };
+    const issuedAt = typeof iatMs === 'number' ? iatMs : typeof iat === 'number' ? iat * 1000 : 0;
+    return { subject: sub, role: role as Role, carts: carts as string[], expiresAt: exp * 1000, issuedAt, segment: (segment as string | undefined) ?? null, region: (region as string | undefined) ?? null };
   }
 
   /** Throws E_AUTH_FORBIDDEN unless `principal` is granted `cartId`. */

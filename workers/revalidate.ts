@@ -128,6 +128,8 @@ export async function revalidateCart(deps: RevalidateDeps, cartId: string, now =
       if (update !== null) {
         const hasLines = liveLineIds(doc, deps.limits.maxQuantity).size > 0;
         const res = await deps.store.append(cartId, headOf(loaded), update, 'worker', hasLines ? deps.cartTtlMs : deps.emptyCartTtlMs);
+        // The cart stopped taking changes meanwhile (merged at a sign-in): nothing to price.
+        if (!res.appended && res.closed !== undefined) return { status: 'closed', version: res.version };
         // The cart changed while it was being priced: price the latest state instead.
         if (!res.appended) continue;
         appendedAsThisProcess(doc);

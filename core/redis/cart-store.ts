@@ -48,7 +48,19 @@ export function cartKeys(prefix: string, cartId: string): CartKeys {
 export type AppendResult =
   | { appended: true; version: number; snapVersion: number; entryId: string; logBytes: number }
   /** `diverged`: the log is at the caller's version, but its entry there is not the caller's. */
-  | { appended: false; version: number; diverged: boolean };
+  | { appended: false; version: number; diverged: boolean; closed?: undefined }
+  /**
+   * `closed`: the cart takes no changes: its status (`merged`, ...) or `locked` while another
+   * writer holds a claim on it (core/redis/cart-status-store.ts).
+   */
+  | { appended: false; version: number; diverged: false; closed: string };
+
+/** A claim on a cart that lets its holder append while others may not, and the status its entry sets. */
+export interface HeldClaim {
+  lock: string;
+  /** The status the cart takes with the entry ('' or absent: none; the claim stays held). */
+  setStatus?: string;
+}
 
 /** Where a change stands in the log: its version and the id of the entry at that version. */
 export interface LogPosition {
@@ -115,7 +127,7 @@ export class CartStore {
    * Append `update` if the log is at `expected` (and, when its entry id is known, at that very
    * entry). `record`: an Idempotency-Key outcome stored with the entry, all or nothing. One round trip.
    */
-  async append(cartId: string, expected: number | LogPosition, update: Uint8Array, origin: string, ttlMs: number, record?: IdempotencyRecord): Promise<AppendResult> {
+  async append(cartId: string, expected: number | LogPosition, update: Uint8Array, origin: string, ttlMs: number, record?: IdempotencyRecord, claim?: HeldClaim): Promise<AppendResult> {
     const k = this.keys(cartId);
     const at: LogPosition = typeof expected === 'number' ? { version: expected, entryId: '' } : expected;
     const entryId = randomBytes(9).toString('base64url');
@@ -133,8 +145,11 @@ export class CartStore {
       at.entryId,
       record?.value ?? '',
       record?.ttlMs ?? 0,
+      claim?.lock ?? '',
+      claim?.setStatus ?? '',
     );
     if (toInt(reply[0]) === 1) return { appended: true, version: toInt(reply[1]), snapVersion: toInt(reply[2]), entryId, logBytes: toInt(reply[3]) };
+    if (toInt(reply[2]) === 2) return { appended: false, version: toInt(reply[1]), diverged: false, closed: text(reply[3]) };
     return { appended: false, version: toInt(reply[1]), diverged: toInt(reply[2]) === 1 };
   }
 

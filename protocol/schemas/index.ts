@@ -7,3 +7,4 @@ export * from './catalog.ts';
 export * from './rules.ts';
 export * from './tokens.ts';
 export * from './responses.ts';
+export * from './signin.ts';

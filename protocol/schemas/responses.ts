@@ -49,6 +49,7 @@ export const CartView = z
     cartId: CartId,
     version: z.int(),
     status: z.enum(['open', 'checking_out', 'ordered', 'merged', 'expired']),
+    mergedInto: CartId.nullable().meta({ description: "With status merged: the customer's cart this one was merged into at her sign-in." }),
     currency: Currency.nullable(),
     lines: z.array(LineView),
     coupons: z.array(z.string()),

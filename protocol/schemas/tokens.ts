@@ -20,3 +20,12 @@ export const MintToken = z
   .meta({ id: 'MintToken' });
 
 export const MintedToken = z.strictObject({ token: z.string(), expiresAt: z.iso.datetime() }).meta({ id: 'MintedToken' });
+
+/** Sign-out everywhere (POST /v1/auth/revoke): every token of `subject` issued until now is revoked. */
+export const RevokeSubject = z
+  .strictObject({ subject: plainText(256, 1).meta({ description: "The subject whose tokens to revoke (a customer id, an associate's id, anon:...)." }) })
+  .meta({ id: 'RevokeSubject' });
+
+export const Revoked = z
+  .strictObject({ subject: z.string(), revokedAt: z.iso.datetime().meta({ description: 'Tokens of the subject issued until this moment are refused from now on, on every node.' }) })
+  .meta({ id: 'Revoked' });

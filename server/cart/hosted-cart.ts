@@ -15,10 +15,13 @@ import {
   type CartFacts,
   captureChange,
   writeCartFacts,
+  type CartStatus,
+  acceptsChanges,
+  isCartStatus,
   liveLineIds,
   validateUpdate,
 } from '../../protocol/index.ts';
-import type { CartStore, IdempotencyRecord, LoadResult, LogPosition } from '../../core/redis/cart-store.ts';
+import type { CartStore, HeldClaim, IdempotencyRecord, LoadResult, LogPosition } from '../../core/redis/cart-store.ts';
 import { applyLog, entriesOf, headOf, holdsMoreThan } from '../../core/cart/apply-log.ts';
 import { newCartFacts, restoredEntry } from '../../core/cart/restore.ts';
 import { appendedAsThisProcess, writeAsThisProcess } from '../../core/cart/writer-id.ts';
@@ -47,14 +50,21 @@ export interface HostedCartOptions {
 }
 
 export type ChangeListener = (update: Uint8Array, meta: ChangeMeta, origin: ChangeOrigin) => void;
+/** The cart stopped taking changes (its status fact left `open`); `mergedInto` names the cart it went into. */
+export type ClosedListener = (status: CartStatus, mergedInto: string | null) => void;
 
 /** How many times a write retries after losing the compare-and-set to another writer of the log. */
 const MAX_APPEND_ATTEMPTS = 8;
 
 /** Origin tags of entries a node appended, and so relayed through the adapter itself. */
-const NODE_ORIGIN_TAGS = new Set(['client', 'yws', 'rest', 'claims', 'restore']);
+const NODE_ORIGIN_TAGS = new Set(['client', 'yws', 'rest', 'claims', 'restore', 'merge']);
 const RELAYED: ChangeOrigin = Object.freeze({ kind: 'log', relayed: true });
 const UNRELAYED: ChangeOrigin = Object.freeze({ kind: 'log', relayed: false });
+
+/** Why the log refused a change to a cart that takes none (appendUpdate-4.lua). */
+function closedError(status: string): CartError {
+  return status === 'locked' ? new CartError('E_CART_MERGING') : new CartError('E_CART_CLOSED', `status is ${status}`);
+}
 
 function originTag(origin: ChangeOrigin): string {
   return origin.kind;
@@ -75,6 +85,7 @@ export class HostedCart {
   /** The last version a revalidation saw, as of the last load from the log. */
   revalidated = 0;
   private readonly listeners = new Set<ChangeListener>();
+  private readonly closedListeners = new Set<ClosedListener>();
   private tail: Promise<unknown> = Promise.resolve();
   /**
    * Connections that see only the changes this node applies (stock /yjs clients, which the adapter
@@ -93,11 +104,41 @@ export class HostedCart {
   ) {
     this.awareness = new Awareness(this.doc);
     this.awareness.setLocalState(null);
+    // Whoever wrote it (this node, another node, a sign-in elsewhere), a status that leaves `open`
+    // reaches this doc through the log, and this node's sessions of the cart end here.
+    this.doc.getMap('cart').observe((event) => {
+      if (!event.keysChanged.has('status') || acceptsChanges(this.status)) return;
+      for (const listener of this.closedListeners) {
+        try {
+          listener(this.status, this.mergedInto);
+        } catch (err) {
+          this.opts.log.error('closed listener failed', { cartId: this.cartId, err });
+        }
+      }
+    });
   }
 
   onChange(listener: ChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called when the cart's status leaves `open` (sessions end with it). */
+  onClosed(listener: ClosedListener): () => void {
+    this.closedListeners.add(listener);
+    return () => this.closedListeners.delete(listener);
+  }
+
+  /** The cart's status fact (`open` for a cart that has none yet). */
+  get status(): CartStatus {
+    const status = this.doc.getMap('cart').get('status');
+    return isCartStatus(status) ? status : 'open';
+  }
+
+  /** The cart this one was merged into, once its status is `merged`. */
+  get mergedInto(): string | null {
+    const into = this.doc.getMap('cart').get('mergedInto');
+    return typeof into === 'string' ? into : null;
   }
 
   /** Run `task` after every earlier write of this cart on this node: one writer at a time per cart. */
@@ -172,6 +213,7 @@ export class HostedCart {
       applyLog(this.doc, entriesOf(loaded), LOG_ORIGIN, this.skipped);
       const update = Y.encodeStateAsUpdate(this.doc);
       const res = await this.opts.store.append(this.cartId, headOf(loaded), update, 'reseed', this.ttlMs(false));
+      if (!res.appended && res.closed !== undefined) throw closedError(res.closed);
       if (res.appended) {
         const meta: ChangeMeta = { version: res.version, prev: this.version };
         this.version = res.version;
@@ -238,12 +280,15 @@ export class HostedCart {
    * writer id, and the resulting update takes the same append path. `record`, when given, turns
    * the change's result (on the changed scratch, at the version it would get) into an
    * Idempotency-Key record stored by the same script as the change: the two cannot be separated.
-   * Returns the change's result, the version, and whether the record was stored.
+   * Returns the change's result, the version, and whether the record was stored. `claim`: a
+   * claim this caller holds on the cart (a merge: core/redis/cart-status-store.ts), which lets it
+   * write while others may not, and the status the cart takes with this entry.
    */
   applyServerChange<T>(
     change: (doc: Y.Doc) => T,
     origin: ChangeOrigin,
     record?: (doc: Y.Doc, result: T, version: number) => IdempotencyRecord,
+    claim?: HeldClaim,
   ): Promise<{ result: T; version: number; recorded: boolean }> {
     return this.serialize(async () => {
       await this.catchUpNow();
@@ -258,7 +303,7 @@ export class HostedCart {
           if (attempt === 0 && origin.kind === 'rest') await this.opts.chargeWrite(this.cartId, null, update.byteLength);
           const hasLines = liveLineIds(scratch, this.opts.limits.maxQuantity).size > 0;
           const stored = record?.(scratch, result, this.version + 1);
-          if (await this.appendAndApply(update, origin, hasLines, stored)) {
+          if (await this.appendAndApply(update, origin, hasLines, stored, claim)) {
             appendedAsThisProcess(scratch);
             return { result, version: this.version, recorded: stored !== undefined };
           }
@@ -275,14 +320,15 @@ export class HostedCart {
     return { version: this.version, entryId: this.entryId };
   }
 
-  private async appendAndApply(update: Uint8Array, origin: ChangeOrigin, touchesLines: boolean, record?: IdempotencyRecord): Promise<boolean> {
+  private async appendAndApply(update: Uint8Array, origin: ChangeOrigin, touchesLines: boolean, record?: IdempotencyRecord, claim?: HeldClaim): Promise<boolean> {
     let res;
     try {
-      res = await this.opts.store.append(this.cartId, this.position(), update, originTag(origin), this.ttlMs(touchesLines), record);
+      res = await this.opts.store.append(this.cartId, this.position(), update, originTag(origin), this.ttlMs(touchesLines), record, claim);
     } catch (err) {
       this.opts.log.warn('append failed', { cartId: this.cartId, err });
       throw new CartError('E_STORAGE_UNAVAILABLE');
     }
+    if (!res.appended && res.closed !== undefined) throw closedError(res.closed);
     // Not appended: the caller catches up (which re-seeds when the log diverged) and retries.
     if (!res.appended) return false;
     const meta: ChangeMeta = { version: res.version, prev: this.version };

@@ -29,8 +29,19 @@ export class RetryLaterError extends CartError {
   }
 }
 
+/** POST /v1/auth/exchange: anonymous like POST /v1/carts, and each call may fetch the IdP's keys and write two carts. */
+const SIGN_IN_PATH = '/v1/auth/exchange';
+
+/** Sign-ins per client IP per window (core/config.ts IdpConfig). */
+export interface SignInRate {
+  perIp: number;
+  windowSeconds: number;
+}
+
 /** Routes that take the admin token: their failed authentications are guesses to slow down. */
 export function isAdminRoute(method: string, path: string): boolean {
+  // A sign-in presents an IdP token, not the admin token: it has its own limit (below).
+  if (path === SIGN_IN_PATH) return false;
   if (path.startsWith('/v1/auth/') || path.startsWith('/v1/pricing/')) return true;
   return path.startsWith('/v1/catalog/') && method !== 'GET' && method !== 'HEAD';
 }
@@ -44,6 +55,7 @@ export class RateLimits {
   private readonly writeCart: RateLimiterRedis;
   private readonly writeSubject: RateLimiterRedis;
   private readonly answerSubject: RateLimiterRedis;
+  private readonly signIn: RateLimiterRedis;
   private readonly refused: (labels: Record<string, string>) => void;
   private readonly adminFailed: () => void;
 
@@ -53,6 +65,7 @@ export class RateLimits {
     private readonly config: AbuseConfig,
     private readonly log: Logger,
     metrics: Metrics,
+    signIn: SignInRate = { perIp: 600, windowSeconds: 60 },
   ) {
     const keys = new Keys(keyPrefix);
     // ioredis is rate-limiter-flexible's default client: `storeClient` alone (no `useRedisPackage`).
@@ -76,6 +89,7 @@ export class RateLimits {
     this.writeCart = limiter('write-cart', config.writeBudgetCartBytes, config.writeBudgetSeconds);
     this.writeSubject = limiter('write-sub', config.writeBudgetSubjectBytes, config.writeBudgetSeconds);
     this.answerSubject = limiter('answer-sub', config.answerBudgetSubjectBytes, config.answerBudgetSeconds);
+    this.signIn = limiter('sign-in', signIn.perIp, signIn.windowSeconds);
     this.refused = metrics.counter('livecart_rate_limited_total', 'Requests and writes refused by a rate limit or budget, by limit.');
     const adminFailures = metrics.counter('livecart_admin_auth_failures_total', 'Failed authentications on admin routes (wrong or missing admin token).');
     this.adminFailed = () => adminFailures();
@@ -135,6 +149,7 @@ export class RateLimits {
           [this.createHourly, ip],
         ]);
       }
+      if (req.method === 'POST' && req.path === SIGN_IN_PATH) await this.consume('sign-in', 'E_RATE_LIMITED', [[this.signIn, ip]]);
     } catch (err) {
       if (!(err instanceof RetryLaterError)) throw err;
       sendError(res, err);
@@ -154,7 +169,7 @@ export class RateLimits {
     const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
     if (!m) return null;
     try {
-      return (await auth.verify(m[1])).subject;
+      return (await auth.verifySignature(m[1])).subject;
     } catch {
       return null;
     }

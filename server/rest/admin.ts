@@ -1,11 +1,13 @@
 /**
  * Admin routes, guarded by LIVECART_ADMIN_TOKEN (Bearer): minting tokens for customers, associates
- * and services. Disabled (403) when no admin token is configured.
+ * and services, and signing a subject out everywhere (also open to service tokens). Disabled
+ * (403) when no admin token is configured.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { CartError } from '../../protocol/index.ts';
 import type { Auth } from '../auth.ts';
+import type { Revocations } from '../revocations.ts';
 import { ROUTES } from './api.ts';
 import { parseBody } from './body.ts';
 import { bearer } from './carts.ts';
@@ -25,7 +27,7 @@ export function adminGuard(auth: Auth, adminToken: string | null): AdminGuard {
     const a = Buffer.from(token);
     const b = Buffer.from(adminToken);
     if (a.length === b.length && timingSafeEqual(a, b)) return;
-    const isCartToken = await auth.verify(token).then(
+    const isCartToken = await auth.verifySignature(token).then(
       () => true,
       () => false,
     );
@@ -34,8 +36,25 @@ export function adminGuard(auth: Auth, adminToken: string | null): AdminGuard {
   };
 }
 
-export function adminRoutes(auth: Auth, requireAdmin: AdminGuard): Router {
+/** The admin token, or a service token (back-office software signing a customer out). */
+function adminOrService(auth: Auth, requireAdmin: AdminGuard): AdminGuard {
+  return async (req) => {
+    const token = bearer(req);
+    const principal = token === undefined ? null : await auth.verify(token).catch(() => null);
+    if (principal?.role === 'service') return;
+    await requireAdmin(req);
+  };
+}
+
+export function adminRoutes(auth: Auth, requireAdmin: AdminGuard, revocations: Revocations): Router {
   const router = Router();
+  const requireAdminOrService = adminOrService(auth, requireAdmin);
+  router.post(ROUTES.revokeSubject.path, async (req, res) => {
+    await requireAdminOrService(req);
+    const { subject } = parseBody(ROUTES.revokeSubject.body, req.body);
+    const at = await revocations.revoke(subject);
+    res.json({ subject, revokedAt: new Date(at).toISOString() });
+  });
   router.post(ROUTES.mintToken.path, async (req, res) => {
     await requireAdmin(req);
     const body = parseBody(ROUTES.mintToken.body, req.body);

@@ -23,6 +23,8 @@ import {
   MintToken,
   MintedToken,
   PriceListBody,
+  RevokeSubject,
+  Revoked,
   Product,
   ProductPatch,
   ProductPut,
@@ -32,14 +34,16 @@ import {
   RulesDump,
   Segment,
   ShippingBody,
+  SignInBody,
+  SignedIn,
   Sku,
   TaxRuleBody,
   VolumeTierBody,
   cartSchemas,
 } from '../../protocol/schemas/index.ts';
 
-/** Who may call: nobody needs a token, a cart token, an optional token, or the admin token. */
-export type Access = 'public' | 'cart' | 'optional' | 'admin';
+/** Who may call: nobody needs a token, a cart token, an optional token, the admin token, or an IdP token. */
+export type Access = 'public' | 'cart' | 'optional' | 'admin' | 'idp';
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 export interface Answer {
@@ -213,6 +217,27 @@ export const ROUTES = {
     access: 'admin',
     body: MintToken,
     ok: { 201: json('The token.', MintedToken) },
+    errors: [401, 403],
+  },
+  signIn: {
+    method: 'post',
+    path: '/v1/auth/exchange',
+    summary: "Exchange the shop's identity-provider token for a token of the customer's active cart (merging a guest cart)",
+    tag: 'auth',
+    access: 'idp',
+    body: SignInBody,
+    bodyOptional: true,
+    ok: { 200: json('The active cart and a customer token for it.', SignedIn) },
+    errors: [401, 403, 404, 409, 429, 501],
+  },
+  revokeSubject: {
+    method: 'post',
+    path: '/v1/auth/revoke',
+    summary: 'Sign a subject out everywhere: revoke every token of it issued until now (admin token or a service token)',
+    tag: 'admin',
+    access: 'admin',
+    body: RevokeSubject,
+    ok: { 200: json('Revoked; its open sessions on every node are cut.', Revoked) },
     errors: [401, 403],
   },
   getRules: { method: 'get', path: '/v1/pricing/rules', summary: 'Every pricing rule', tag: 'pricing', access: 'admin', ok: { 200: json('The rules and their version.', RulesDump) }, errors: [401, 403] },

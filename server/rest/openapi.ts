@@ -19,6 +19,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Body larger than the limit.',
   422: 'Refused change (too many lines, idempotency key reused).',
   429: 'Rate limited.',
+  501: 'Not configured on this server.',
   500: 'Internal error.',
   503: 'Storage unavailable or node shutting down; retry.',
 };
@@ -43,10 +44,11 @@ function operation(route: ApiRoute, limits: CartLimits): ZodOpenApiOperationObje
     op.parameters = [{ in: 'header', name: 'Idempotency-Key', required: false, description: 'Retries with the same key answer the first outcome (kept 24 h).', schema: { type: 'string', minLength: 1, maxLength: 255 } }];
   }
   if (route.body !== undefined) op.requestBody = { required: route.bodyOptional !== true, content: { 'application/json': { schema: bodyOf(route, limits) } } };
-  if (route.access === 'cart' || route.access === 'admin') op.security = [{ bearer: [] }];
+  if (route.access === 'cart' || route.access === 'admin' || route.access === 'idp') op.security = [{ bearer: [] }];
   else if (route.access === 'optional') op.security = [{}, { bearer: [] }];
   else op.security = [];
   if (route.access === 'admin') op.description = 'Needs the admin token (LIVECART_ADMIN_TOKEN); a cart token answers 403 E_AUTH_FORBIDDEN.';
+  if (route.access === 'idp') op.description = "Needs a token of the shop's identity provider (RS256 or ES256, LIVECART_IDP_*), not a livecart token; 501 E_IDP_NOT_CONFIGURED when sign-in is off.";
   return op;
 }
 

@@ -5,8 +5,9 @@
  * transports are codecs over it: they decode frames, call it, and encode what it sends back.
  */
 import * as Y from 'yjs';
-import { CLOSE, CartError, type ChangeMeta, type ChangeOrigin, type SyncFrame, type WireError, writeSyncStep1 } from '../../protocol/index.ts';
+import { CLOSE, CartError, type CartStatus, type ChangeMeta, acceptsChanges, type ChangeOrigin, type SyncFrame, type WireError, writeSyncStep1 } from '../../protocol/index.ts';
 import type { Principal } from '../auth.ts';
+import type { Revocations } from '../revocations.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
 import type { CartRegistry } from '../cart/registry.ts';
 import type { Config } from '../../core/config.ts';
@@ -41,8 +42,11 @@ export interface SessionPeer {
   buffered(): number;
   sendSync(frame: Uint8Array, meta: ChangeMeta | null): void;
   sendAwareness(frame: Uint8Array): void;
-  /** The server ended the session: tell the peer why (a `cart-closed`, a WebSocket close). */
-  ended(close: Close, error: WireError | null): void;
+  /**
+   * The server ended the session: tell the peer why (a `cart-closed`, a WebSocket close);
+   * `mergedInto` names the cart to follow when the close is `merged`.
+   */
+  ended(close: Close, error: WireError | null, mergedInto?: string): void;
 }
 
 /** What every session of a node shares. */
@@ -56,6 +60,8 @@ export interface SessionContext {
   /** Charge a large sync answer to the subject's budget (every node's); throws E_RATE_LIMITED when spent. */
   chargeAnswer(subject: string, bytes: number): Promise<void>;
   draining(): boolean;
+  /** Sign-out everywhere (server/revocations.ts); absent: nothing is ever revoked. */
+  revocations?: Pick<Revocations, 'check' | 'revoked'>;
 }
 
 /**
@@ -69,10 +75,12 @@ export const SUBJECT_CHARGED_ANSWER_BYTES = 16 * 1024;
  * The checks every message of a connection passes on receipt, in a session or not yet (a join):
  * the node is not draining, the connection is within its budget, its token has not expired.
  */
-export function admitMessage(ctx: Pick<SessionContext, 'draining'>, bucket: TokenBucket, principal: Principal): CartError | null {
+export function admitMessage(ctx: Pick<SessionContext, 'draining' | 'revocations'>, bucket: TokenBucket, principal: Principal): CartError | null {
   if (ctx.draining()) return new CartError('E_SHUTTING_DOWN');
   if (!bucket.take()) return new CartError('E_RATE_LIMITED');
   if (principal.expiresAt <= Date.now()) return new CartError('E_AUTH_EXPIRED');
+  // A revocation this node heard of (no I/O here: every message passes this check).
+  if (ctx.revocations?.revoked(principal) === true) return new CartError('E_AUTH_REVOKED');
   return null;
 }
 
@@ -87,6 +95,7 @@ export class CartSession implements SessionInfo {
   private expiry: NodeJS.Timeout | null = null;
   private state: 'new' | 'loading' | 'open' | 'ended' = 'new';
   private readonly onEnd = new Set<() => void>();
+  private unwatch: (() => void) | null = null;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -137,6 +146,8 @@ export class CartSession implements SessionInfo {
     this.state = 'loading';
     let cart: HostedCart;
     try {
+      // A join is an entry point: the token's revocation is read from Redis, not only from memory.
+      await this.ctx.revocations?.check(this.current);
       cart = await this.ctx.registry.acquire(this.cartId);
     } catch (err) {
       this.state = 'ended';
@@ -152,7 +163,13 @@ export class CartSession implements SessionInfo {
     this.cart = cart;
     this.state = 'open';
     this.scheduleExpiry();
+    this.unwatch = cart.onClosed((status, mergedInto) => this.cartClosed(status, mergedInto));
     attach(cart);
+    // A device coming back to a cart merged (or closed) while it was away is told at once.
+    if (!acceptsChanges(cart.status)) {
+      this.cartClosed(cart.status, cart.mergedInto);
+      return cart;
+    }
     this.welcome();
     this.ctx.hooks.loaded(this, cart);
     this.queue.resume();
@@ -253,10 +270,17 @@ export class CartSession implements SessionInfo {
   }
 
   /** The server ends the session: the peer is told why, the cart released. */
-  end(close: Close, error: WireError | null): void {
+  end(close: Close, error: WireError | null, mergedInto?: string): void {
     if (this.state === 'ended') return;
-    this.peer.ended(close, error);
+    this.peer.ended(close, error, mergedInto);
     this.finish({ by: 'server', close, error });
+  }
+
+  /** The cart's status left `open`: it takes no more changes, so the session ends (SPEC §10). */
+  private cartClosed(status: CartStatus, mergedInto: string | null): void {
+    const error = new CartError('E_CART_CLOSED', `status is ${status}`).toWire();
+    if (status === 'merged' && mergedInto !== null) this.end(CLOSE.MERGED, error, mergedInto);
+    else this.end(CLOSE.CLOSED, error);
   }
 
   /** The peer left (or its connection closed): release everything, drop its waiting work. */
@@ -277,6 +301,8 @@ export class CartSession implements SessionInfo {
     this.queue.end();
     if (this.expiry) clearTimeout(this.expiry);
     this.expiry = null;
+    this.unwatch?.();
+    this.unwatch = null;
     if (wasOpen && this.cart) {
       removePresence(this.cart, this.presence);
       this.ctx.registry.release(this.cart);

@@ -3,7 +3,7 @@
  * device (events named by cart on the device's one connection).
  */
 import type { Server, Socket } from 'socket.io';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../protocol/index.ts';
+import type { CartClosed, ClientToServerEvents, ServerToClientEvents } from '../../protocol/index.ts';
 import type { Principal } from '../auth.ts';
 import type { TokenBucket } from '../rate-limit.ts';
 import type { SessionPeer } from '../session/cart-session.ts';
@@ -40,8 +40,11 @@ export function socketPeer(socket: CartSocket, cartId: string, bucket: TokenBuck
     buffered: () => bufferedBytes(socket),
     sendSync: (frame, meta) => socket.emit('sync', cartId, frame, meta),
     sendAwareness: (frame) => socket.emit('awareness', cartId, frame),
-    ended: (close, error) => {
-      socket.emit('cart-closed', cartId, error ? { reason: close.name, error } : { reason: close.name });
+    ended: (close, error, mergedInto) => {
+      const closed: CartClosed = { reason: close.name };
+      if (error) closed.error = error;
+      if (mergedInto !== undefined) closed.mergedInto = mergedInto;
+      socket.emit('cart-closed', cartId, closed);
       void socket.leave(roomOf(cartId));
     },
   };

@@ -5,7 +5,7 @@
  * handler.
  */
 import { CLOSE, CartError, type SyncAck, type WireError, decodeSyncFrame, isCartId } from '../../protocol/index.ts';
-import type { Auth } from '../auth.ts';
+import { Auth, type Principal } from '../auth.ts';
 import { TokenBucket, syncAnswerBudget } from '../rate-limit.ts';
 import { CartSession, type SessionContext, type SessionPeer, admitMessage } from '../session/cart-session.ts';
 import { attachSocketRelays, roomOf } from './socketio-relay.ts';
@@ -22,6 +22,8 @@ export interface SocketDeps {
   clustered: boolean;
   /** This node's id among them (presence relayed from here is attributed to it). */
   nodeId: string;
+  /** The cart `cartId` was merged into, or null (one read of its meta hash; core/redis/cart-status-store.ts). */
+  mergedInto?: (cartId: string) => Promise<string | null>;
 }
 
 export interface SocketTransport {
@@ -29,6 +31,13 @@ export interface SocketTransport {
   drain(): Promise<void>;
   /** Stop the transport's timers (shutdown). */
   stop(): void;
+  /**
+   * End every session of this node's connections whose token `revoked` matches (cart-closed
+   * `revoked`), then disconnect them: their token opens nothing any more.
+   */
+  cut(revoked: (principal: Principal) => boolean): void;
+  /** Subjects of this node's connections (a re-check of revocations after a lost notice). */
+  subjects(): string[];
 }
 
 /**
@@ -110,6 +119,24 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
 
     const peerFor = (cartId: string): SessionPeer => socketPeer(socket, cartId, bucket, answerBytes);
 
+    /**
+     * A device that signed in brings a token of her active cart, not of the guest cart it still
+     * shows: a join of that guest cart is not granted, but when it was merged into a cart her token
+     * grants she is told where it went (cart-closed `merged`), as a device of the guest would be.
+     */
+    const toldMerged = async (cartId: string, err: unknown, principal: Principal): Promise<boolean> => {
+      if (!(err instanceof CartError) || err.code !== 'E_AUTH_FORBIDDEN' || !deps.mergedInto) return false;
+      const into = await deps.mergedInto(cartId).catch(() => null);
+      if (into === null || !socket.connected) return false;
+      try {
+        Auth.checkGrant(principal, into);
+      } catch {
+        return false;
+      }
+      socket.emit('cart-closed', cartId, { reason: CLOSE.MERGED.name, mergedInto: into, error: new CartError('E_CART_CLOSED', 'status is merged').toWire() });
+      return true;
+    };
+
     socket.on('join', (cartId, hello, ack) => {
       if (typeof ack !== 'function') return metrics.dropped({ event: 'join' });
       const denied = admitMessage(ctx, bucket, socket.data.principal) ?? (isCartId(cartId) ? null : new CartError('E_CART_ID_INVALID'));
@@ -154,8 +181,9 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
           .then((cart) => (cart ? session : null));
         starting.set(cartId, started);
         void started.finally(() => starting.delete(cartId)).catch(() => undefined);
-        started.catch((err: unknown) => {
+        started.catch(async (err: unknown) => {
           if (sessions.get(cartId) === session) sessions.delete(cartId);
+          if (await toldMerged(cartId, err, principal)) return ack({ ok: false, error: new CartError('E_CART_CLOSED', 'status is merged').toWire() });
           reject(err, ack);
         });
       } catch (err) {
@@ -227,6 +255,16 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
 
   return {
     stop: () => clearInterval(sweep),
+    cut(revoked) {
+      const error = new CartError('E_AUTH_REVOKED').toWire();
+      for (const socket of io.of('/').sockets.values()) {
+        if (!revoked(socket.data.principal)) continue;
+        for (const session of [...(bySocket.get(socket.id)?.values() ?? [])]) session.end(CLOSE.REVOKED, error);
+        // A namespace disconnect is a packet after the cart-closed ones: the device reads them first.
+        socket.disconnect();
+      }
+    },
+    subjects: () => [...new Set([...io.of('/').sockets.values()].map((s) => s.data.principal.subject))],
     async drain() {
       await Promise.all([...bySocket.values()].flatMap((sessions) => [...sessions.values()].map((s) => s.idle())));
     },

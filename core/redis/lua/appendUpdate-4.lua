@@ -16,6 +16,9 @@
   ARGV[7] the id of the entry at the expected version, as the caller knows it ('': not checked)
   ARGV[8] the Idempotency-Key record to store (the request's outcome), or ''
   ARGV[9] that record's expiry, in milliseconds
+  ARGV[10] the claim id the caller holds on the cart ('' for none: see claimMerge-1.lua)
+  ARGV[11] the status the cart takes with this entry ('' for no change; only with a held claim,
+           which it then releases)
 
   Returns
     { 1, version, snapVersion, logBytes }   appended; version is the new entry's sequence
@@ -23,7 +26,20 @@
     { 0, version }                not appended: the log is at `version`, catch up and retry
     { 0, version, 1 }             not appended: the log is at the caller's version but its entry
                                   there is another one (the history diverged): re-seed
+    { 0, version, 2, status }     not appended: the cart takes no changes (its status is not
+                                  open, or another writer holds a live claim on it)
 ]]
+local status = redis.call('HGET', KEYS[1], 'status') or 'open'
+local lock = redis.call('HGET', KEYS[1], 'lock')
+local holder = lock and lock == ARGV[10]
+if not holder then
+  if status ~= 'open' then
+    return { 0, tonumber(redis.call('HGET', KEYS[1], 'version') or '0'), 2, status }
+  end
+  if lock and tonumber(redis.call('HGET', KEYS[1], 'lockUntil') or '0') > tonumber(ARGV[5]) then
+    return { 0, tonumber(redis.call('HGET', KEYS[1], 'version') or '0'), 2, 'locked' }
+  end
+end
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 local expected = tonumber(ARGV[1])
 if version ~= expected then
@@ -49,6 +65,10 @@ redis.call('HSETNX', KEYS[1], 'created', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
+if holder and ARGV[11] ~= '' then
+  redis.call('HSET', KEYS[1], 'status', ARGV[11])
+  redis.call('HDEL', KEYS[1], 'lock', 'lockUntil')
+end
 if ARGV[8] ~= '' then
   redis.call('SET', KEYS[4], ARGV[8], 'PX', ARGV[9])
 end

@@ -1,0 +1,121 @@
+/**
+ * Sign-out everywhere (POST /v1/auth/revoke): every token of a subject issued until now stops
+ * working. The revocation is a Redis key per subject holding its time, kept as long as any token
+ * issued before it could live, and checked at every entry point (token verification, joins); a
+ * pub/sub notice tells every node at once, which cuts the subject's open sessions and remembers the
+ * revocation to refuse their messages. A node whose subscription dropped re-checks its sessions
+ * against Redis once it is back (notices sent meanwhile are lost).
+ */
+import type { Redis } from 'ioredis';
+import { CartError } from '../protocol/index.ts';
+import { Keys } from '../core/keys.ts';
+import type { Logger } from '../core/log.ts';
+
+/** The longest a livecart token can live (admin-minted ones): a revocation is kept this long. */
+export const MAX_TOKEN_TTL_MS = 366 * 24 * 3600 * 1000;
+
+/** What a revocation looks at in a verified token. */
+export interface Revocable {
+  subject: string;
+  /** When the token was issued (ms since the epoch). */
+  issuedAt: number;
+}
+
+export class Revocations {
+  private readonly keys: Keys;
+  /** Revocations this node heard of: subject → time. Pruned once no token they cover can be alive. */
+  private readonly known = new Map<string, number>();
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly log: Logger,
+  ) {
+    this.keys = new Keys(prefix);
+  }
+
+  /** Revoke every token of `subject` issued until now; every node is told. Returns the revocation time. */
+  async revoke(subject: string): Promise<number> {
+    const at = Date.now();
+    await this.redis.set(this.keys.revoked(subject), String(at), 'PX', MAX_TOKEN_TTL_MS);
+    this.remember(subject, at);
+    await this.redis.publish(this.keys.revokedChannel, JSON.stringify({ subject, at }));
+    return at;
+  }
+
+  /**
+   * Throws E_AUTH_REVOKED when `token` was revoked (one Redis read). While Redis cannot answer,
+   * only the revocations this node heard of count: an outage must not lock every device out (their
+   * next entry once Redis is back is checked again, and sessions were cut when the notice came).
+   */
+  async check(token: Revocable): Promise<void> {
+    try {
+      const stored = await this.redis.get(this.keys.revoked(token.subject));
+      if (stored !== null) this.remember(token.subject, Number(stored));
+    } catch (err) {
+      this.log.debug('revocation not read: Redis did not answer', { err });
+    }
+    if (this.revoked(token)) throw new CartError('E_AUTH_REVOKED');
+  }
+
+  /** Whether this node knows `token` was revoked (no I/O: checked on every message of a session). */
+  revoked(token: Revocable): boolean {
+    const at = this.known.get(token.subject);
+    return at !== undefined && token.issuedAt <= at;
+  }
+
+  private remember(subject: string, at: number): void {
+    if (!Number.isFinite(at) || (this.known.get(subject) ?? -1) >= at) return;
+    this.known.set(subject, at);
+    const old = Date.now() - MAX_TOKEN_TTL_MS;
+    for (const [s, t] of this.known) if (t < old) this.known.delete(s);
+  }
+
+  /**
+   * Listen for revocations on `subscriber` (a connection in subscriber mode). `cut(subject, at)`
+   * ends that subject's sessions on this node; `recheck()` runs once the subscription is back
+   * after a loss, to catch revocations announced meanwhile.
+   */
+  async subscribe(subscriber: Redis, cut: (subject: string, at: number) => void, recheck: () => void): Promise<void> {
+    const channel = this.keys.revokedChannel;
+    let lost = false;
+    subscriber.on('close', () => {
+      lost = true;
+    });
+    subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      subscriber.subscribe(channel).then(recheck, () => undefined);
+    });
+    subscriber.on('message', (ch: string, message: string) => {
+      if (ch !== channel) return;
+      try {
+        const { subject, at } = JSON.parse(message) as { subject?: unknown; at?: unknown };
+        if (typeof subject !== 'string' || typeof at !== 'number') return;
+        this.remember(subject, at);
+        cut(subject, at);
+      } catch (err) {
+        this.log.warn('malformed revocation notice', { err });
+      }
+    });
+    await subscriber.subscribe(channel);
+  }
+
+  /** Which of `subjects` have a revocation in Redis, with its time. */
+  async stored(subjects: string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    if (subjects.length === 0) return found;
+    // One GET per subject in one pipeline: the keys live in different slots on Redis Cluster.
+    const pipeline = this.redis.pipeline();
+    for (const s of subjects) pipeline.get(this.keys.revoked(s));
+    const values = ((await pipeline.exec()) ?? []).map(([err, v]) => (err === null && typeof v === 'string' ? v : null));
+    values.forEach((v, i) => {
+      const subject = subjects[i];
+      if (v !== null && subject !== undefined) {
+        this.remember(subject, Number(v));
+        found.set(subject, Number(v));
+      }
+    });
+    return found;
+  }
+}
