@@ -347,6 +347,13 @@ export interface AbuseConfig {
    */
   answerBudgetSubjectBytes: number;
   answerBudgetSeconds: number;
+  /**
+   * A REST request refused by a rate limit is answered (429) after this delay: a client that
+   * floods with N requests in flight then gets N refusals per delay instead of as many as the node
+   * can answer, which bounds what the flood costs the node (and the flooder). At most
+   * MAX_HELD_REFUSALS are held at once per node; past that they are answered at once. 0: no delay.
+   */
+  refusalDelayMs: number;
   /** Fold the log into the snapshot once this many bytes of changes piled up since the last snapshot. */
   compactAfterBytes: number;
   /** `Strict-Transport-Security` max-age in seconds; 0: not sent (set it when clients reach the node over TLS). */
@@ -372,6 +379,7 @@ function abuseDefaults(): AbuseConfig {
     writeBudgetSeconds: 60,
     answerBudgetSubjectBytes: 32 * 1024 * 1024,
     answerBudgetSeconds: 60,
+    refusalDelayMs: 500,
     compactAfterBytes: 1024 * 1024,
     hstsMaxAgeSeconds: 0,
     metricsToken: null,
@@ -397,6 +405,7 @@ function abuseIntVars(): Record<string, [AbuseIntKey, number, number]> {
     LIVECART_WRITE_BUDGET_SECONDS: ['writeBudgetSeconds', 1, 24 * 3600],
     LIVECART_SYNC_ANSWER_BUDGET_SUBJECT_BYTES: ['answerBudgetSubjectBytes', 64 * 1024, 1024 * 1024 * 1024],
     LIVECART_SYNC_ANSWER_BUDGET_SECONDS: ['answerBudgetSeconds', 1, 24 * 3600],
+    LIVECART_RATE_REFUSAL_DELAY_MS: ['refusalDelayMs', 0, 10_000],
     LIVECART_COMPACT_AFTER_BYTES: ['compactAfterBytes', 16 * 1024, 1024 * 1024 * 1024],
     LIVECART_HSTS_MAX_AGE_SECONDS: ['hstsMaxAgeSeconds', 0, 2 * 366 * 24 * 3600],
   };

@@ -39,7 +39,8 @@ const count = (statuses: number[], status: number): number => statuses.filter((s
 
 describe('REST rate limits', () => {
   it('finding 6: with the default limits, 150 shoppers behind one IP create carts, and a flood of 1000 from it is refused well before its end', async () => {
-    const node = await nodeWith({});
+    // Refusals answered at once here: their delay has its own test below.
+    const node = await nodeWith({ refusalDelayMs: 0 });
     const shoppers = await flood(150, 8, () => node.request('POST', '/v1/carts'));
     expect(count(shoppers, 201)).toBe(150);
     const attack = await flood(1000, 16, () => node.request('POST', '/v1/carts'));
@@ -84,7 +85,7 @@ describe('REST rate limits', () => {
   });
 
   it('finding 6: wrong admin tokens are answered 401 up to the budget, then 429 for that IP, and counted', async () => {
-    const node = await nodeWith({ adminFailures: 10 });
+    const node = await nodeWith({ adminFailures: 10, refusalDelayMs: 0 });
     const wrong = 'x'.repeat(TEST_ADMIN_TOKEN.length);
     const statuses = await flood(300, 8, () => node.request('POST', '/v1/auth/tokens', { token: wrong, body: { subject: 's', role: 'customer', carts: ['*'] } }));
     expect(count(statuses, 401)).toBe(10);
@@ -94,6 +95,29 @@ describe('REST rate limits', () => {
     const right = await node.request('GET', '/v1/pricing/rules', { token: TEST_ADMIN_TOKEN });
     expect(right.status).toBe(429);
     expect(right.body.error.code).toBe('E_RATE_LIMITED');
+    expect((await node.request('GET', '/v1/catalog/products')).status).toBe(200);
+  });
+
+  it('finding 6: a refusal is answered only after LIVECART_RATE_REFUSAL_DELAY_MS, so a flood gets one refusal per request in flight per delay; a client that leaves meanwhile costs nothing', async () => {
+    const delayMs = 400;
+    const node = await nodeWith({ cartCreateBurst: 2, refusalDelayMs: delayMs });
+    for (let i = 0; i < 2; i++) expect((await node.request('POST', '/v1/carts')).status).toBe(201);
+    const timed = async (): Promise<{ status: number; ms: number }> => {
+      const t0 = performance.now();
+      const res = await node.request('POST', '/v1/carts');
+      return { status: res.status, ms: performance.now() - t0 };
+    };
+    const refusals = await Promise.all(Array.from({ length: 8 }, timed));
+    for (const r of refusals) {
+      expect(r.status).toBe(429);
+      // A lower bound only: a timer never fires before its delay.
+      expect(r.ms).toBeGreaterThanOrEqual(delayMs - 5);
+    }
+    // A caller that gives up while its refusal is held: the node just drops it.
+    const abort = new AbortController();
+    const left = fetch(`${node.url}/v1/carts`, { method: 'POST', signal: abort.signal });
+    abort.abort();
+    await expect(left).rejects.toThrow();
     expect((await node.request('GET', '/v1/catalog/products')).status).toBe(200);
   });
 

@@ -19,6 +19,9 @@ import type { Metrics } from '../../core/metrics.ts';
 import type { Auth } from '../auth.ts';
 import { sendError } from '../rest/http-errors.ts';
 
+/** Refused REST requests held (answered after AbuseConfig.refusalDelayMs) at once, per node. */
+export const MAX_HELD_REFUSALS = 1000;
+
 /** A refusal a client may retry after `retryAfterSeconds` (REST sends it as `Retry-After`). */
 export class RetryLaterError extends CartError {
   constructor(
@@ -57,6 +60,7 @@ export class RateLimits {
   private readonly answerSubject: RateLimiterRedis;
   private readonly signIn: RateLimiterRedis;
   private readonly refused: (labels: Record<string, string>) => void;
+  private held = 0;
   private readonly adminFailed: () => void;
 
   constructor(
@@ -152,7 +156,8 @@ export class RateLimits {
       if (req.method === 'POST' && req.path === SIGN_IN_PATH) await this.consume('sign-in', 'E_RATE_LIMITED', [[this.signIn, ip]]);
     } catch (err) {
       if (!(err instanceof RetryLaterError)) throw err;
-      sendError(res, err);
+      await this.hold(res);
+      if (!res.headersSent && !res.destroyed) sendError(res, err);
       return false;
     }
     if (guess) {
@@ -162,6 +167,24 @@ export class RateLimits {
       });
     }
     return true;
+  }
+
+  /** Wait `refusalDelayMs` before a refusal goes out (unless too many are held, or the client left). */
+  private async hold(res: Response): Promise<void> {
+    const delay = this.config.refusalDelayMs;
+    if (delay === 0 || this.held >= MAX_HELD_REFUSALS) return;
+    this.held += 1;
+    try {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        res.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    } finally {
+      this.held -= 1;
+    }
   }
 
   /** The subject of a valid bearer token, or null (no token, or one that does not verify). */
