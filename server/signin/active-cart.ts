@@ -70,7 +70,7 @@ export class ActiveCarts {
         (doc) => {
           if (!roots(doc).cart.has('schema')) writeCartFacts(doc, newCartFacts());
         },
-        { kind: 'rest', requestId: randomUUID() },
+        { kind: 'create', requestId: randomUUID() },
       );
     } finally {
       this.deps.registry.release(cart);
