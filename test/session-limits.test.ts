@@ -146,4 +146,46 @@ describe('session limits', () => {
       await budgeted.close();
     }
   });
+
+  it('finding 1: a Socket.IO connection that keeps sending past its refusals is cut off with rate-limited; one that backs off is not', async () => {
+    const limited = await startNode({ socketRatePerSecond: 5, socketBurst: 5 });
+    try {
+      const { cartId, token } = await limited.createCart();
+      const ignoring = await joined(cartId, token, limited);
+      const backingOff = await joined(cartId, token, limited);
+      try {
+        const closed = new Promise<string>((resolve) => ignoring.on('cart-closed', (_id, info) => resolve(info.reason)));
+        const disconnected = once(ignoring, 'disconnect');
+        // 50 messages a second for at most 3 s, whatever the answers say.
+        let sent = 0;
+        const flood = setInterval(() => {
+          if (ignoring.connected && sent < 150) {
+            sent += 1;
+            ignoring.emit('sync', cartId, EMPTY_STEP1, () => undefined);
+          }
+        }, 20);
+        try {
+          expect(await closed).toBe('rate-limited');
+          await disconnected;
+        } finally {
+          clearInterval(flood);
+        }
+        expect(sent).toBeLessThan(150);
+        // The other device of the cart waits out each refusal and carries on.
+        let ok = 0;
+        for (let i = 0; i < 12 && ok < 8; i++) {
+          const ack = (await backingOff.emitWithAck('sync', cartId, EMPTY_STEP1)) as SyncAck;
+          if (ack.ok) ok += 1;
+          else await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        expect(ok).toBe(8);
+        expect(backingOff.connected).toBe(true);
+      } finally {
+        ignoring.close();
+        backingOff.close();
+      }
+    } finally {
+      await limited.close();
+    }
+  });
 });

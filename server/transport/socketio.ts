@@ -4,10 +4,10 @@
  * live connection. Bad input is answered with a typed error, counted, and never throws out of a
  * handler.
  */
-import { CLOSE, CartError, type SyncAck, type WireError, decodeSyncFrame, isCartId } from '../../protocol/index.ts';
+import { CLOSE, CartError, type ErrorCode, type SyncAck, type WireError, decodeSyncFrame, isCartId } from '../../protocol/index.ts';
 import { Auth, type Principal } from '../auth.ts';
 import { TokenBucket, syncAnswerBudget } from '../rate-limit.ts';
-import { CartSession, type SessionContext, type SessionPeer, admitMessage } from '../session/cart-session.ts';
+import { type Close, CartSession, type SessionContext, type SessionPeer, admitMessage } from '../session/cart-session.ts';
 import { attachSocketRelays, roomOf } from './socketio-relay.ts';
 import { bufferedBytes, cutOff } from './socketio-buffer.ts';
 import { type CartServer, type CartSocket, socketPeer } from './socketio-peer.ts';
@@ -46,6 +46,17 @@ export interface SocketTransport {
  */
 const SLOW_SWEEP_MS = 1000;
 
+/**
+ * A connection's refusals for rate or budget, less one per accepted message: past this many,
+ * sustained over at least REFUSALS_PERSIST_MS, it is cut off with `rate-limited`. A client that
+ * backs off on a refusal never gets there, nor does a burst answered all at once; one that keeps
+ * sending at several times its rate (the refill lets a few through) stops costing the node a
+ * decode and an answer per message.
+ */
+export const MAX_REFUSALS = 20;
+export const REFUSALS_PERSIST_MS = 1000;
+const REFUSALS: ReadonlySet<ErrorCode> = new Set(['E_RATE_LIMITED', 'E_WRITE_BUDGET_EXCEEDED']);
+
 function toWire(err: unknown, ctx: SessionContext): WireError {
   if (err instanceof CartError) return err.toWire();
   ctx.log.error('unexpected error in socket handler', { err });
@@ -75,11 +86,12 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
     );
   });
 
-  /** A socket that does not read what it is sent: end its carts and cut it off. */
-  const closeSlow = (socket: CartSocket): void => {
-    for (const session of bySocket.get(socket.id)?.values() ?? []) session.end(CLOSE.SLOW_CONSUMER, null);
+  /** End a socket's carts with `close` and cut it off (it does not read, or ignores refusals). */
+  const cut = (socket: CartSocket, close: Close): void => {
+    for (const session of bySocket.get(socket.id)?.values() ?? []) session.end(close, null);
     cutOff(socket);
   };
+  const closeSlow = (socket: CartSocket): void => cut(socket, CLOSE.SLOW_CONSUMER);
   attachSocketRelays(io, {
     ...deps,
     registry: ctx.registry,
@@ -104,10 +116,23 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
     const bucket = new TokenBucket(config.socketRatePerSecond, config.socketBurst);
     const answerBytes = syncAnswerBudget(config);
     const starting = new Map<string, Promise<CartSession | null>>();
+    // Refusals for rate or budget less accepted messages, and since when it has been above 0.
+    let refusals = 0;
+    let refusedSince = 0;
+    const counted = (wire: WireError): void => {
+      metrics.rejected({ code: wire.code, transport: 'socketio' });
+      if (!REFUSALS.has(wire.code) || !socket.connected) return;
+      if (refusals === 0) refusedSince = performance.now();
+      refusals += 1;
+      if (refusals >= MAX_REFUSALS && performance.now() - refusedSince >= REFUSALS_PERSIST_MS) queueMicrotask(() => cut(socket, CLOSE.RATE_LIMITED));
+    };
+    const accepted = (): void => {
+      refusals = Math.max(0, refusals - 1);
+    };
 
     const reject = (err: unknown, ack?: (res: { ok: false; error: WireError }) => void): void => {
       const wire = toWire(err, ctx);
-      metrics.rejected({ code: wire.code, transport: 'socketio' });
+      counted(wire);
       if (ack) ack({ ok: false, error: wire });
     };
     /** The open session of `cartId`, or the error to answer a message for it with. */
@@ -143,6 +168,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
       if (denied) return reject(denied, ack);
       const principal = socket.data.principal;
       const answer = (session: CartSession): void => {
+        accepted();
         ack({ ok: true, version: session.cart!.version, role: principal.role, subject: principal.subject, limits: config.limits });
       };
       const already = sessions.get(cartId);
@@ -212,9 +238,10 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
         try {
           const meta = await session.sync(cart, decodeSyncFrame(frame));
           res = { ok: true, ...meta };
+          accepted();
         } catch (err) {
           const wire = toWire(err, ctx);
-          metrics.rejected({ code: wire.code, transport: 'socketio' });
+          counted(wire);
           res = { ok: false, error: wire };
         }
         if (socket.connected) ack(res);
