@@ -4,6 +4,11 @@
  * revalidate and fan catalog changes out, compaction folds the log, and every operation that
  * touches several keys keeps them in one slot while carts and queues spread over the shards.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CartHandle, LiveCartConnection } from '../client/index.ts';
 import { type Actor, addLine, readCart, setQuantity } from '../protocol/index.ts';
@@ -86,6 +91,20 @@ describe('key layout on Redis Cluster', () => {
     // Carts spread: 300 cart ids land on every primary.
     const primaries = new Set(await Promise.all(Array.from({ length: 300 }, (_, i) => cluster.primaryOf(keys.cart(`cart-${i}`).meta))));
     expect(primaries.size).toBe(3);
+  });
+});
+
+describe('start-up on Redis Cluster', () => {
+  it('refuses to start when a primary has fewer replicas than appends wait for, naming the setting', () => {
+    const seeds = cluster.seeds.map((s) => `${s.host}:${s.port}`).join(',');
+    const res = spawnSync(process.execPath, ['--import', 'tsx', 'bin/livecart.ts', '--role', 'server'], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', REDIS_CLUSTER_NODES: seeds, LIVECART_REDIS_WAIT_REPLICAS: '2', LIVECART_DATA_DIR: mkdtempSync(join(tmpdir(), 'lc-wait-')), PORT: '0' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain('fewer than 2 connected replicas (LIVECART_REDIS_WAIT_REPLICAS)');
   });
 });
 
