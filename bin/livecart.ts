@@ -1,8 +1,8 @@
 /**
  * Entry point. `--role all` (npm start): server and workers in one process; `--role server` and
- * `--role worker`: the split roles of a cluster. With no REDIS_URL, runs a private redis-server.
+ * `--role worker`: the split roles of a cluster. With neither REDIS_URL nor REDIS_CLUSTER_NODES,
+ * runs a private redis-server.
  */
-import { Redis } from 'ioredis';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { type Workers, providerFromConfig, startWorkers } from '../workers/index.ts';
 import { createCartServer, type CartServerNode } from '../server/app.ts';
@@ -12,6 +12,8 @@ import { RulesStore, loadRulesSeed } from '../core/catalog/rules-store.ts';
 import { ConfigError, loadConfig, type Config } from '../core/config.ts';
 import { type EmbeddedRedis, EmbeddedRedisError, devAdminToken, devJwtSecret, startRedisServer } from '../core/embedded-redis.ts';
 import { createLogger, maskUrlPassword } from '../core/log.ts';
+import { type RedisTarget, connectRedis, describeTarget } from '../core/redis/connect.ts';
+import { probeRedis } from '../core/redis/probe.ts';
 import { Metrics, registerProcessMetrics } from '../core/metrics.ts';
 
 type Role = 'all' | 'server' | 'worker';
@@ -41,36 +43,37 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { err: reason instanceof Error ? reason : String(reason) }));
 
   let embedded: EmbeddedRedis | null = null;
-  let redisUrl = config.redisUrl;
-  if (redisUrl === null) {
+  let target: RedisTarget | null = config.redis.clusterNodes !== null ? { cluster: config.redis.clusterNodes } : config.redisUrl !== null ? { url: config.redisUrl } : null;
+  if (target === null) {
     try {
       embedded = await startRedisServer(`${config.dataDir}/redis`);
     } catch (err) {
       console.error(`livecart: ${err instanceof EmbeddedRedisError ? err.message : String(err)}`);
       process.exit(1);
     }
-    redisUrl = embedded.url;
+    target = { url: embedded.url };
     const child = embedded.process;
     // However this process ends (even a failed start), the private redis-server goes with it.
     process.on('exit', () => {
       if (child.exitCode === null) child.kill('SIGTERM');
     });
-    log.info('started embedded redis-server', { url: redisUrl, dir: `${config.dataDir}/redis` });
+    log.info('started embedded redis-server', { url: embedded.url, dir: `${config.dataDir}/redis` });
   }
   const jwtSecret = config.jwtSecret ?? devJwtSecret(config.dataDir);
   const generatedAdminToken = config.adminToken === null && !config.production;
   if (generatedAdminToken) config = { ...config, adminToken: devAdminToken(config.dataDir) };
 
-  // A Redis that cannot be reached at start is a configuration problem: one line naming it, exit 1
-  // (rather than a reconnect warning per attempt from every connection).
-  const unreachable = await reachRedis(redisUrl);
-  if (unreachable !== null) {
-    console.error(`livecart: cannot reach Redis at ${maskUrlPassword(redisUrl)} (${unreachable}); check REDIS_URL`);
+  // A Redis that cannot be reached at start, or lacks the replicas appends wait for, is a
+  // configuration problem: one line naming it, exit 1 (rather than a reconnect warning per attempt
+  // from every connection, or every change refused).
+  const unusable = await probeRedis(target, config.redis.waitReplicas);
+  if (unusable !== null) {
+    console.error(`livecart: cannot use Redis at ${describeTarget(target, maskUrlPassword)} (${unusable}); check ${'url' in target ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'} and LIVECART_REDIS_WAIT_REPLICAS`);
     if (embedded) await embedded.stop();
     process.exit(1);
   }
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
-  redis.on('error', (err) => log.warn('redis connection error', { err }));
+  const redis = connectRedis(target, 'commands');
+  redis.on('error', (err: Error) => log.warn('redis connection error', { err }));
 
   // One registry per process: with --role all, /metrics shows the node's and the workers' series.
   const metrics = new Metrics();
@@ -100,8 +103,8 @@ async function main(): Promise<void> {
     );
   }
   if (role === 'all' || role === 'worker') {
-    const workerRedis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    workerRedis.on('error', (err) => log.warn('worker redis connection error', { err }));
+    const workerRedis = connectRedis(target, 'blocking');
+    workerRedis.on('error', (err: Error) => log.warn('worker redis connection error', { err }));
     const catalog = new CatalogStore(redis, config.keyPrefix);
     workers = startWorkers({
       connection: workerRedis,
@@ -140,22 +143,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-}
-
-/** Why `url` cannot be reached (null: it answered PING), within a few seconds and without retries. */
-async function reachRedis(url: string): Promise<string | null> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000, enableOfflineQueue: false });
-  let last: string | null = null;
-  probe.on('error', (err: Error) => (last = err.message));
-  try {
-    await probe.connect();
-    await probe.ping();
-    return null;
-  } catch (err) {
-    return last ?? (err instanceof Error ? err.message : String(err));
-  } finally {
-    probe.disconnect();
-  }
 }
 
 /** A worker-only process answers GET /healthz and GET /metrics on PORT (for probes and scrapers). */

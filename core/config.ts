@@ -6,14 +6,17 @@ import { createPublicKey } from 'node:crypto';
 import * as z from 'zod';
 import { DEFAULT_LIMITS, type CartLimits } from '../protocol/index.ts';
 import { HttpUrl } from '../protocol/schemas/index.ts';
+import { type ClusterSeed, parseClusterSeeds } from './redis/connect.ts';
 
 export interface Config {
   /** HTTP port for REST, Socket.IO and /yjs. 0 picks a free port (tests). */
   port: number;
   /** Interface to listen on. */
   host: string;
-  /** Redis to use. Unset: `npm start` runs a private redis-server under `dataDir`. */
+  /** Redis to use. Unset (and no `redis.clusterNodes`): `npm start` runs a private redis-server under `dataDir`. */
   redisUrl: string | null;
+  /** Redis Cluster seeds and the replica wait of appends: see the end of this file. */
+  redis: RedisConfig;
   /** Prefix of every Redis key and BullMQ queue, so several deployments (or tests) share one Redis. */
   keyPrefix: string;
   /** HS256 secret for tokens. Unset outside production: generated once and kept under `dataDir`. */
@@ -126,6 +129,7 @@ export const DEFAULT_CONFIG: Config = {
   port: 3000,
   host: '0.0.0.0',
   redisUrl: null,
+  redis: { clusterNodes: null, waitReplicas: 0, waitTimeoutMs: 1000 },
   keyPrefix: 'lc',
   jwtSecret: null,
   adminToken: null,
@@ -225,7 +229,7 @@ const STRING_VARS = new Set([
 ]);
 
 /** Every environment variable the server reads (README "Configuration" documents each). */
-export const CONFIG_VARIABLES: readonly string[] = [...STRING_VARS, ...Object.keys(INT_VARS), ...Object.keys(LIMIT_VARS), ...abuseVariables(), ...idpVariables()];
+export const CONFIG_VARIABLES: readonly string[] = [...STRING_VARS, ...Object.keys(INT_VARS), ...Object.keys(LIMIT_VARS), ...abuseVariables(), ...idpVariables(), ...redisVariables()];
 
 /** `raw` by `schema`, or a ConfigError naming the variable. */
 function envValue<S extends z.ZodType>(name: string, schema: S, raw: string): z.output<S> {
@@ -250,8 +254,8 @@ const BOOLEAN = choice(['true', 'false'], 'true or false');
 
 /** Build the configuration from `env` on top of `base`. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = DEFAULT_CONFIG): Config {
-  const config: Config = { ...base, limits: { ...base.limits }, abuse: { ...base.abuse }, idp: { ...base.idp } };
-  const abuseNames = new Set([...abuseVariables(), ...idpVariables()]);
+  const config: Config = { ...base, limits: { ...base.limits }, abuse: { ...base.abuse }, idp: { ...base.idp }, redis: { ...base.redis } };
+  const abuseNames = new Set([...abuseVariables(), ...idpVariables(), ...redisVariables()]);
   for (const name of Object.keys(env)) {
     if (name.startsWith('LIVECART_') && !STRING_VARS.has(name) && !(name in INT_VARS) && !(name in LIMIT_VARS) && !abuseNames.has(name)) {
       throw new ConfigError(`unknown setting ${name} (see README "Configuration")`);
@@ -291,6 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = 
   if (level !== null) config.logLevel = envValue('LIVECART_LOG_LEVEL', LOG_LEVEL, level);
   loadAbuseConfig(env, config.abuse);
   loadIdpConfig(env, config.idp);
+  loadRedisConfig(env, config);
   validateConfig(config);
   return config;
 }
@@ -300,7 +305,8 @@ export function validateConfig(config: Config): void {
   if (config.jwtSecret !== null && config.jwtSecret.length < 32) throw new ConfigError('LIVECART_JWT_SECRET must be at least 32 characters');
   if (config.adminToken !== null && config.adminToken.length < 16) throw new ConfigError('LIVECART_ADMIN_TOKEN must be at least 16 characters');
   if (config.production && config.jwtSecret === null) throw new ConfigError('NODE_ENV=production requires LIVECART_JWT_SECRET');
-  if (config.production && config.redisUrl === null) throw new ConfigError('NODE_ENV=production requires REDIS_URL');
+  if (config.production && config.redisUrl === null && config.redis.clusterNodes === null) throw new ConfigError('NODE_ENV=production requires REDIS_URL or REDIS_CLUSTER_NODES');
+  if (config.redisUrl !== null && config.redis.clusterNodes !== null) throw new ConfigError('REDIS_URL and REDIS_CLUSTER_NODES are exclusive: set one');
   if (config.redisUrl !== null && !/^rediss?:\/\//.test(config.redisUrl)) throw new ConfigError('REDIS_URL must start with redis:// or rediss://');
   if (config.limits.maxUpdateBytes > config.limits.maxSyncBytes) throw new ConfigError('LIVECART_MAX_UPDATE_BYTES must not exceed LIVECART_MAX_SYNC_BYTES');
   if (config.maxHttpBufferSize <= config.limits.maxSyncBytes + 4096) {
@@ -521,4 +527,44 @@ export function validateIdpConfig(idp: IdpConfig): void {
   }
   // livecart's own tokens carry issuer "livecart": an IdP claiming it would blur the two kinds.
   if (idp.issuer === 'livecart') throw new ConfigError('LIVECART_IDP_ISSUER must not be "livecart" (the issuer of livecart\'s own tokens)');
+}
+
+// ---- Redis topology and durability (README "Running a cluster", docs/ARCHITECTURE.md "Redis
+// Cluster"). One Redis by REDIS_URL, or a Redis Cluster by its seed nodes; either way, an append
+// can wait for replicas before it is acknowledged, so a failover keeps every acknowledged change.
+
+export interface RedisConfig {
+  /** Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES, host:port,…); null: one Redis. */
+  clusterNodes: ClusterSeed[] | null;
+  /**
+   * Replicas that must have an append (Redis `WAIT`) before the change is acknowledged. Redis
+   * replicates asynchronously: without the wait, a primary killed right after an append can take an
+   * acknowledged change with it when its replica is promoted. Default 1 on a cluster, 0 on one Redis.
+   */
+  waitReplicas: number;
+  /**
+   * How long an append waits for them. Past it the change stays in the log but is not acknowledged
+   * (retryable E_STORAGE_UNAVAILABLE): the device re-sends it, a no-op if it survived.
+   */
+  waitTimeoutMs: number;
+}
+
+function redisVariables(): string[] {
+  return ['REDIS_CLUSTER_NODES', 'LIVECART_REDIS_WAIT_REPLICAS', 'LIVECART_REDIS_WAIT_TIMEOUT_MS'];
+}
+
+function loadRedisConfig(env: NodeJS.ProcessEnv, config: Config): void {
+  const nodes = env.REDIS_CLUSTER_NODES;
+  if (nodes !== undefined && nodes !== '') {
+    const seeds = parseClusterSeeds(nodes);
+    if (seeds === null) throw new ConfigError(`REDIS_CLUSTER_NODES must be host:port[,host:port…], got ${JSON.stringify(nodes)}`);
+    config.redis.clusterNodes = seeds;
+    config.redis.waitReplicas = 1;
+    // Sharded pub/sub spreads relays over the cluster's shards; classic PUBLISH goes to every node.
+    if (env.LIVECART_SOCKET_ADAPTER === undefined || env.LIVECART_SOCKET_ADAPTER === '') config.socketAdapter = 'sharded';
+  }
+  const replicas = env.LIVECART_REDIS_WAIT_REPLICAS;
+  if (replicas !== undefined && replicas !== '') config.redis.waitReplicas = parseInteger('LIVECART_REDIS_WAIT_REPLICAS', replicas, 0, 16);
+  const timeout = env.LIVECART_REDIS_WAIT_TIMEOUT_MS;
+  if (timeout !== undefined && timeout !== '') config.redis.waitTimeoutMs = parseInteger('LIVECART_REDIS_WAIT_TIMEOUT_MS', timeout, 10, 60_000);
 }

@@ -39,8 +39,11 @@ export function findRedisServer(): string {
   return 'redis-server';
 }
 
-/** Start redis-server with `dir` as its data directory; resolves once it accepts connections. */
-export async function startRedisServer(dir: string, opts: { appendonly?: boolean; port?: number } = {}): Promise<EmbeddedRedis> {
+/**
+ * Start redis-server with `dir` as its data directory; resolves once it accepts connections.
+ * `args`: more redis-server options (e.g. a Redis Cluster node's, test/helpers/redis-cluster.ts).
+ */
+export async function startRedisServer(dir: string, opts: { appendonly?: boolean; port?: number; args?: string[] } = {}): Promise<EmbeddedRedis> {
   const bin = findRedisServer();
   const absDir = resolve(dir);
   mkdirSync(absDir, { recursive: true });
@@ -58,6 +61,7 @@ export async function startRedisServer(dir: string, opts: { appendonly?: boolean
     '--protected-mode', 'yes',
     '--pidfile', pidFile,
     '--logfile', resolve(absDir, 'redis.log'),
+    ...(opts.args ?? []),
   ];
   const child = spawn(bin, args, { stdio: 'ignore' });
   const exited = new Promise<void>((res) => child.once('exit', () => res()));

@@ -100,8 +100,11 @@ export class Keys {
     return `${this.prefix}:rl:${name}`;
   }
 
-  /** BullMQ's prefix: one hash tag, so a queue's keys share a slot on Redis Cluster. */
-  get bull(): string {
-    return `{${this.prefix}-bull}`;
+  /**
+   * BullMQ's prefix of one queue: a hash tag of its own, so the queue's keys share a slot on Redis
+   * Cluster (BullMQ's scripts touch several) and different queues land on different slots.
+   */
+  bull(queue: string): string {
+    return `{${this.prefix}-bull-${queue}}`;
   }
 }

@@ -1,10 +1,10 @@
 /**
- * BullMQ queues: compaction, revalidation, and catalog fan-out. The prefix carries a hash tag so a
- * queue's keys share one slot on Redis Cluster.
+ * BullMQ queues: compaction, revalidation, and catalog fan-out. Each queue's prefix carries a hash
+ * tag of its own: a queue's keys share one slot on Redis Cluster, and the queues spread over shards.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { Keys } from './keys.ts';
+import type { RedisClient } from './redis/connect.ts';
 
 export const COMPACT_QUEUE = 'compact';
 export const REVALIDATE_QUEUE = 'revalidate';
@@ -29,8 +29,9 @@ export interface FanoutJob {
   all: boolean;
 }
 
-export function bullPrefix(keyPrefix: string): string {
-  return new Keys(keyPrefix).bull;
+/** The BullMQ prefix of `queue` (every Queue and Worker of it must use the same). */
+export function bullPrefix(keyPrefix: string, queue: string): string {
+  return new Keys(keyPrefix).bull(queue);
 }
 
 /**
@@ -44,11 +45,11 @@ export class Queues {
   readonly revalidate: Queue<RevalidateJob>;
   readonly fanout: Queue<FanoutJob>;
 
-  constructor(connection: Redis, keyPrefix: string, onError: (err: Error) => void) {
-    const opts = { connection, prefix: bullPrefix(keyPrefix) };
-    this.compact = new Queue<CompactJob>(COMPACT_QUEUE, opts);
-    this.revalidate = new Queue<RevalidateJob>(REVALIDATE_QUEUE, opts);
-    this.fanout = new Queue<FanoutJob>(FANOUT_QUEUE, opts);
+  constructor(connection: RedisClient, keyPrefix: string, onError: (err: Error) => void) {
+    const opts = (queue: string) => ({ connection, prefix: bullPrefix(keyPrefix, queue) });
+    this.compact = new Queue<CompactJob>(COMPACT_QUEUE, opts(COMPACT_QUEUE));
+    this.revalidate = new Queue<RevalidateJob>(REVALIDATE_QUEUE, opts(REVALIDATE_QUEUE));
+    this.fanout = new Queue<FanoutJob>(FANOUT_QUEUE, opts(FANOUT_QUEUE));
     // A Redis outage surfaces here too; it must be reported, never thrown from an emitter.
     for (const q of [this.compact, this.revalidate, this.fanout]) q.on('error', onError);
   }

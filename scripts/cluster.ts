@@ -1,17 +1,20 @@
 /**
  * A local cluster as child processes, the same topology as docker-compose.yml:
  *
- *   npm run cluster -- --nodes 3 --workers 2 [--port 4000] [--lb-port 3000] [--host 127.0.0.1]
+ *   npm run cluster -- --nodes 3 --workers 2 [--port 4000] [--lb-port 3000] [--host 127.0.0.1] [--redis-cluster 3]
  *
  * a private redis-server (AOF on, noeviction, data under $LIVECART_DATA_DIR/cluster-redis) unless
- * REDIS_URL is set, N server nodes on port..port+N-1, M workers (their /healthz and /metrics on the
+ * REDIS_URL or REDIS_CLUSTER_NODES is set — or, with --redis-cluster K, a private Redis Cluster of
+ * K primaries and K replicas (no persistence) — N server nodes on port..port+N-1, M workers (their /healthz and /metrics on the
  * ports after the nodes), and the load balancer of scripts/lb.ts on --lb-port. Every process shares
  * the key prefix, the JWT secret and the admin token. Ctrl-C or SIGTERM stops them all.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../core/config.ts';
+import { type EmbeddedCluster, startRedisCluster } from '../core/embedded-cluster.ts';
 import { type EmbeddedRedis, devAdminToken, devJwtSecret, startRedisServer } from '../core/embedded-redis.ts';
 import { startLoadBalancer } from './lb.ts';
 
@@ -25,7 +28,8 @@ const USAGE = `usage: npm run cluster -- --nodes N --workers M [--port 4000] [--
   --port P      first node port (default 4000)
   --lb-port L   load balancer port (default 3000), outside the node and worker ports
   --host H      interface every process listens on (default 127.0.0.1)
-env: REDIS_URL (unset: a private redis-server under $LIVECART_DATA_DIR/cluster-redis), LIVECART_* as in README`;
+  --redis-cluster K  run a private Redis Cluster of K primaries (3..16), one replica each, instead of one redis-server
+env: REDIS_URL or REDIS_CLUSTER_NODES (unset: a private redis-server under $LIVECART_DATA_DIR/cluster-redis), LIVECART_* as in README`;
 
 interface Flags {
   nodes: number;
@@ -33,6 +37,8 @@ interface Flags {
   port: number;
   lbPort: number;
   host: string;
+  /** Primaries of a private Redis Cluster (0: none). */
+  redisCluster: number;
 }
 
 class UsageError extends Error {}
@@ -41,7 +47,7 @@ function parseFlags(argv: readonly string[]): Flags {
   const raw = new Map<string, string>();
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i]!;
-    if (!['--nodes', '--workers', '--port', '--lb-port', '--host'].includes(flag)) throw new UsageError(`unknown argument ${flag}`);
+    if (!['--nodes', '--workers', '--port', '--lb-port', '--host', '--redis-cluster'].includes(flag)) throw new UsageError(`unknown argument ${flag}`);
     const value = argv[i + 1];
     if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
     raw.set(flag, value);
@@ -62,7 +68,8 @@ function parseFlags(argv: readonly string[]): Flags {
   if (lbPort >= port && lbPort < port + nodes + workers) {
     throw new UsageError(`--lb-port ${lbPort} collides with the node and worker ports ${port}..${port + nodes + workers - 1}`);
   }
-  return { nodes, workers, port, lbPort, host: raw.get('--host') ?? '127.0.0.1' };
+  const redisCluster = raw.has('--redis-cluster') ? int('--redis-cluster', null, 3, 16) : 0;
+  return { nodes, workers, port, lbPort, host: raw.get('--host') ?? '127.0.0.1', redisCluster };
 }
 
 interface Child {
@@ -104,6 +111,7 @@ async function main(): Promise<void> {
     }
     flags = parseFlags(process.argv.slice(2));
     config = loadConfig();
+    if (flags.redisCluster > 0 && (config.redisUrl !== null || config.redis.clusterNodes !== null)) throw new UsageError('--redis-cluster starts its own Redis Cluster: unset REDIS_URL and REDIS_CLUSTER_NODES');
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       console.error(`cluster: ${err.message}\n${USAGE}`);
@@ -112,18 +120,37 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  // One Redis (REDIS_URL, or a private one), or a Redis Cluster (REDIS_CLUSTER_NODES, or a private one).
   let redis: EmbeddedRedis | null = null;
-  let redisUrl = config.redisUrl;
-  if (redisUrl === null) {
-    redis = await startRedisServer(`${config.dataDir}/cluster-redis`);
-    redisUrl = redis.url;
+  let redisCluster: EmbeddedCluster | null = null;
+  let redisEnv: NodeJS.ProcessEnv;
+  let redisShown: string;
+  if (config.redis.clusterNodes !== null) {
+    redisEnv = {};
+    redisShown = `cluster ${process.env.REDIS_CLUSTER_NODES ?? ''}`;
+  } else if (flags.redisCluster > 0) {
+    const dir = `${config.dataDir}/cluster-redis-cluster`;
+    // No persistence: every run starts a new cluster (the old config files name old ports).
+    rmSync(dir, { recursive: true, force: true });
+    redisCluster = await startRedisCluster(dir, { primaries: flags.redisCluster, replicas: 1 });
+    const seeds = redisCluster.seeds.map((s) => `${s.host}:${s.port}`).join(',');
+    redisEnv = { REDIS_CLUSTER_NODES: seeds };
+    redisShown = `cluster ${seeds}   (private: ${flags.redisCluster} primaries, ${flags.redisCluster} replicas, no persistence)`;
+  } else {
+    let redisUrl = config.redisUrl;
+    if (redisUrl === null) {
+      redis = await startRedisServer(`${config.dataDir}/cluster-redis`);
+      redisUrl = redis.url;
+    }
+    redisEnv = { REDIS_URL: redisUrl };
+    redisShown = `${redisUrl}${redis ? `   (private, data in ${config.dataDir}/cluster-redis)` : ''}`;
   }
   const jwtSecret = config.jwtSecret ?? devJwtSecret(config.dataDir);
   const adminToken = config.adminToken ?? (config.production ? null : devAdminToken(config.dataDir));
   const shared: NodeJS.ProcessEnv = {
     ...process.env,
     HOST: flags.host,
-    REDIS_URL: redisUrl,
+    ...redisEnv,
     LIVECART_KEY_PREFIX: config.keyPrefix,
     LIVECART_JWT_SECRET: jwtSecret,
     // The nodes sit behind the load balancer, which names the client in X-Forwarded-For.
@@ -147,6 +174,7 @@ async function main(): Promise<void> {
   process.on('exit', () => {
     for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
     if (redis && redis.process.exitCode === null) redis.process.kill('SIGTERM');
+    for (const s of redisCluster?.servers.values() ?? []) if (s.process.exitCode === null) s.process.kill('SIGTERM');
   });
 
   const lbTag = 'lb'.padEnd(width);
@@ -161,7 +189,7 @@ async function main(): Promise<void> {
     `livecart cluster (key prefix ${config.keyPrefix})`,
     `  load balancer  ${lb.url}   (cart affinity: ?cart=<cartId>)`,
     ...children.map((c, i) => `  ${c.name.padEnd(13)}  http://${flags.host}:${flags.port + i}${c.name.startsWith('worker') ? '/healthz' : ''}   pid ${c.process.pid}`),
-    `  redis          ${redisUrl}${redis ? `   (private, data in ${config.dataDir}/cluster-redis)` : ''}`,
+    `  redis          ${redisShown}`,
     adminToken === null ? '  admin API disabled (set LIVECART_ADMIN_TOKEN)' : `  admin token    ${config.adminToken === null ? `${config.dataDir}/admin-token` : 'LIVECART_ADMIN_TOKEN'}`,
     `  try: curl -s -X POST ${lb.url}/v1/carts`,
   ];
@@ -179,6 +207,7 @@ async function main(): Promise<void> {
     await lb.close();
     await Promise.all(children.map(stopChild));
     if (redis) await redis.stop();
+    if (redisCluster) await redisCluster.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

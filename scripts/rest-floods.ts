@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const config: Config = { ...DEFAULT_CONFIG, port: 0, host: '127.0.0.1', keyPrefix: 'floods', jwtSecret: JWT_SECRET, adminToken: ADMIN_TOKEN, socketAdapter: 'local', logLevel: 'silent' };
   const node = createCartServer({ config, redis, jwtSecret: JWT_SECRET, log: createLogger('silent') });
   const base = `http://127.0.0.1:${await node.listen()}`;
-  const queue = new Queue(REVALIDATE_QUEUE, { connection: redis, prefix: bullPrefix(config.keyPrefix) });
+  const queue = new Queue(REVALIDATE_QUEUE, { connection: redis, prefix: bullPrefix(config.keyPrefix, REVALIDATE_QUEUE) });
   const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
   const jobs = async (): Promise<number> => Object.values(await queue.getJobCounts()).reduce((a, b) => a + b, 0);
   const report = async (name: string, run: () => Promise<{ statuses: Map<number, number>; perSecond: number }>): Promise<void> => {

@@ -7,7 +7,6 @@ import { createServer, type IncomingHttpHeaders, type Server as HttpServer } fro
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import helmet from 'helmet';
-import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { CLOSE, CartError } from '../protocol/index.ts';
@@ -27,6 +26,7 @@ import { publishCartChanged, subscribeCartChanged } from '../core/revalidation/n
 import { RevalidationRequester } from './revalidation/requester.ts';
 import { Keys } from '../core/keys.ts';
 import { CartStore } from '../core/redis/cart-store.ts';
+import { type RedisClient, duplicateRedis } from '../core/redis/connect.ts';
 import { adminGuard, adminRoutes } from './rest/admin.ts';
 import { adminCatalogRoutes } from './rest/admin-catalog.ts';
 import { ROUTES, allRoutes } from './rest/api.ts';
@@ -53,8 +53,11 @@ import { Step1Answers } from './session/step1-answers.ts';
 
 export interface CartServerOptions {
   config: Config;
-  /** The Redis connection for cart logs, catalog and queues (not closed by close()). */
-  redis: Redis;
+  /**
+   * The Redis connection for cart logs, catalog and queues (not closed by close()): one Redis or a
+   * Redis Cluster (core/redis/connect.ts); the node's subscribers are duplicated from it.
+   */
+  redis: RedisClient;
   /** Secret for HS256 tokens (config.jwtSecret, or the dev secret bin/livecart.ts generated). */
   jwtSecret: string;
   log: Logger;
@@ -101,7 +104,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const serverMetrics = createServerMetrics(metrics);
   const revocations = new Revocations(redis, config.keyPrefix, log);
   const auth = new Auth(opts.jwtSecret, revocations);
-  const store = new CartStore(redis, config.keyPrefix);
+  const store = new CartStore(redis, config.keyPrefix, { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs });
   const catalog = new CatalogStore(redis, config.keyPrefix);
   const rules = new RulesStore(redis, config.keyPrefix);
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
@@ -227,14 +230,14 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   });
   // Relays reach a cart's devices on other nodes through Redis pub/sub. It drops messages across a
   // reconnect; devices detect the gap in versions and pull (protocol/SPEC.md §6).
-  const adapterClients: Redis[] = [];
+  const adapterClients: RedisClient[] = [];
   if (clustered) {
     // The adapter publishes without handling failures: its commands wait for Redis to come back
     // (maxRetriesPerRequest: null) instead of rejecting where nobody catches them.
-    const pub = redis.duplicate({ maxRetriesPerRequest: null });
-    const sub = redis.duplicate({ maxRetriesPerRequest: null });
+    const pub = duplicateRedis(redis, 'blocking');
+    const sub = duplicateRedis(redis, config.socketAdapter === 'sharded' ? 'sharded-subscriber' : 'subscriber');
     for (const client of [pub, sub]) {
-      client.on('error', (err) => log.warn('socket adapter connection error', { err }));
+      client.on('error', (err: Error) => log.warn('socket adapter connection error', { err }));
       adapterClients.push(client);
     }
     const adapterFor =
@@ -300,8 +303,8 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   });
 
   // Corrections written by workers reach this node's devices through a catch-up from the log.
-  const subscriber = redis.duplicate();
-  subscriber.on('error', (err) => log.warn('subscriber connection error', { err }));
+  const subscriber = duplicateRedis(redis, 'subscriber');
+  subscriber.on('error', (err: Error) => log.warn('subscriber connection error', { err }));
   const changed = (cartId: string, version?: number, byNode?: boolean): void => {
     registry.changedElsewhere(cartId, version, byNode).catch((err: unknown) => log.warn('catch-up after a change elsewhere failed', { cartId, err }));
   };

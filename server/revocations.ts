@@ -6,7 +6,7 @@
  * revocation to refuse their messages. A node whose subscription dropped re-checks its sessions
  * against Redis once it is back (notices sent meanwhile are lost).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/connect.ts';
 import { CartError } from '../protocol/index.ts';
 import { Keys } from '../core/keys.ts';
 import type { Logger } from '../core/log.ts';
@@ -27,7 +27,7 @@ export class Revocations {
   private readonly known = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly log: Logger,
   ) {
@@ -76,7 +76,7 @@ export class Revocations {
    * ends that subject's sessions on this node; `recheck()` runs once the subscription is back
    * after a loss, to catch revocations announced meanwhile.
    */
-  async subscribe(subscriber: Redis, cut: (subject: string, at: number) => void, recheck: () => void): Promise<void> {
+  async subscribe(subscriber: RedisClient, cut: (subject: string, at: number) => void, recheck: () => void): Promise<void> {
     const channel = this.keys.revokedChannel;
     let lost = false;
     subscriber.on('close', () => {

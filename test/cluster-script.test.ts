@@ -1,11 +1,11 @@
 /**
  * Smoke test of `npm run cluster`: the script starts two nodes, a worker and its load balancer on
- * the run's Redis; a cart created and edited (over Socket.IO) through the load balancer is served
+ * the run's Redis, or on a private Redis Cluster it starts (and stops) itself; a cart created and edited (over Socket.IO) through the load balancer is served
  * by every node; SIGTERM stops every child.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,16 +56,27 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** A TCP connection to 127.0.0.1:`port` is refused (nothing listens). */
+const refused = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(false)));
+    s.once('error', () => resolve(true));
+  });
+
 describe('npm run cluster', () => {
-  it('starts nodes, a worker and the load balancer, serves one cart everywhere, and stops them all', { timeout: 90_000 }, async () => {
+  it.each([
+    ['the run\'s Redis (REDIS_URL)', [] as string[], () => ({ REDIS_URL: inject('redisUrl') })],
+    ['a private Redis Cluster (--redis-cluster 3)', ['--redis-cluster', '3'], () => ({})],
+  ])('on %s: starts nodes, a worker and the load balancer, serves one cart everywhere, and stops them all', { timeout: 90_000 }, async (_, extraArgs, redisEnv) => {
     const port = await freeRange(3);
     const lbPort = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/cluster.ts', '--nodes', '2', '--workers', '1', '--port', String(port), '--lb-port', String(lbPort)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/cluster.ts', '--nodes', '2', '--workers', '1', '--port', String(port), '--lb-port', String(lbPort), ...extraArgs], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '/tmp',
-        REDIS_URL: inject('redisUrl'),
+        ...redisEnv(),
         LIVECART_KEY_PREFIX: uniquePrefix(),
         LIVECART_DATA_DIR: dataDir,
         LIVECART_LOG_LEVEL: 'warn',
@@ -118,5 +129,9 @@ describe('npm run cluster', () => {
     expect(code, out).toBe(0);
     await waitFor(() => expect(pids.filter(alive)).toEqual([]), { timeoutMs: 5000 });
     await expect(fetch(`${lb}/readyz`)).rejects.toThrow();
+    // A private Redis Cluster goes with the script.
+    const seeds = /redis +cluster (\S+)/.exec(out)?.[1]?.split(',').map((s) => Number(s.split(':')[1])) ?? [];
+    expect(seeds).toHaveLength(extraArgs.length > 0 ? 6 : 0);
+    for (const p of seeds) expect(await refused(p)).toBe(true);
   });
 });

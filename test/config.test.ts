@@ -27,6 +27,19 @@ describe('loadConfig', () => {
     expect(DEFAULT_CONFIG.limits.maxLines).toBe(100);
   });
 
+  it('REDIS_CLUSTER_NODES names a cluster: seeds, the sharded adapter and a replica wait of 1 by default', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7001, redis-2:7002' });
+    expect(config.redis.clusterNodes).toEqual([{ host: '10.0.0.1', port: 7001 }, { host: 'redis-2', port: 7002 }]);
+    expect(config.redisUrl).toBeNull();
+    expect(config.socketAdapter).toBe('sharded');
+    expect(config.redis.waitReplicas).toBe(1);
+    const chosen = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7001', LIVECART_SOCKET_ADAPTER: 'redis', LIVECART_REDIS_WAIT_REPLICAS: '0', LIVECART_REDIS_WAIT_TIMEOUT_MS: '250' });
+    expect([chosen.socketAdapter, chosen.redis.waitReplicas, chosen.redis.waitTimeoutMs]).toEqual(['redis', 0, 250]);
+    // One Redis waits for no replica unless asked.
+    expect(loadConfig({ REDIS_URL: 'redis://10.0.0.1:6379' }).redis.waitReplicas).toBe(0);
+    expect(loadConfig({ NODE_ENV: 'production', LIVECART_JWT_SECRET: 'x'.repeat(32), REDIS_CLUSTER_NODES: '10.0.0.1:7001' }).production).toBe(true);
+  });
+
   it.each([
     [{ LIVECART_MAX_LINEZ: '5' }, /unknown setting LIVECART_MAX_LINEZ/],
     [{ PORT: 'eighty' }, /PORT must be an integer/],
@@ -36,11 +49,19 @@ describe('loadConfig', () => {
     [{ LIVECART_ADMIN_TOKEN: 'short' }, /at least 16 characters/],
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL must start with redis:\/\//],
     [{ NODE_ENV: 'production', REDIS_URL: 'redis://r:6379' }, /production requires LIVECART_JWT_SECRET/],
-    [{ NODE_ENV: 'production', LIVECART_JWT_SECRET: 'x'.repeat(32) }, /production requires REDIS_URL/],
+    [{ NODE_ENV: 'production', LIVECART_JWT_SECRET: 'x'.repeat(32) }, /production requires REDIS_URL or REDIS_CLUSTER_NODES/],
     [{ LIVECART_LOG_LEVEL: 'loud' }, /LIVECART_LOG_LEVEL/],
     [{ LIVECART_SEED_CATALOG: 'yes' }, /LIVECART_SEED_CATALOG must be true or false/],
     [{ LIVECART_KEY_PREFIX: 'has space' }, /LIVECART_KEY_PREFIX/],
     [{ LIVECART_MAX_UPDATE_BYTES: '900000' }, /must not exceed LIVECART_MAX_SYNC_BYTES/],
+    [{ REDIS_CLUSTER_NODES: '10.0.0.1' }, /REDIS_CLUSTER_NODES must be host:port/],
+    [{ REDIS_CLUSTER_NODES: '10.0.0.1:7001,,10.0.0.2:7002' }, /REDIS_CLUSTER_NODES must be host:port/],
+    [{ REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7001' }, /REDIS_CLUSTER_NODES must be host:port/],
+    [{ REDIS_CLUSTER_NODES: '10.0.0.1:70001' }, /REDIS_CLUSTER_NODES must be host:port/],
+    [{ REDIS_CLUSTER_NODES: '10.0.0.1:7001', REDIS_URL: 'redis://10.0.0.1:6379' }, /REDIS_URL and REDIS_CLUSTER_NODES are exclusive/],
+    [{ LIVECART_REDIS_WAIT_REPLICAS: '-1' }, /LIVECART_REDIS_WAIT_REPLICAS must be between/],
+    [{ LIVECART_REDIS_WAIT_TIMEOUT_MS: '0' }, /LIVECART_REDIS_WAIT_TIMEOUT_MS must be between/],
+    [{ LIVECART_REDIS_WAITREPLICAS: '1' }, /unknown setting LIVECART_REDIS_WAITREPLICAS/],
   ])('rejects %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

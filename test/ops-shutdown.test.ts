@@ -38,7 +38,7 @@ describe('shutdown', () => {
       expect(node.node.revalidation.pending).toBe(1);
       await node.close();
       expect(node.node.revalidation.pending).toBe(0);
-      const queue = new Queue(REVALIDATE_QUEUE, { connection: admin, prefix: bullPrefix(node.config.keyPrefix) });
+      const queue = new Queue(REVALIDATE_QUEUE, { connection: admin, prefix: bullPrefix(node.config.keyPrefix, REVALIDATE_QUEUE) });
       const counts = await queue.getJobCounts('delayed', 'waiting', 'prioritized');
       expect((counts.delayed ?? 0) + (counts.waiting ?? 0) + (counts.prioritized ?? 0)).toBe(1);
     } finally {

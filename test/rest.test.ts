@@ -48,7 +48,7 @@ describe('carts', () => {
   it('a new cart asks for no revalidation (it has nothing to price); its first line does', async () => {
     // A node of its own (no worker runs here): its queue holds exactly what it asked for.
     const own = await startNode();
-    const queue = new Queue(REVALIDATE_QUEUE, { connection: own.redis, prefix: bullPrefix(own.config.keyPrefix) });
+    const queue = new Queue(REVALIDATE_QUEUE, { connection: own.redis, prefix: bullPrefix(own.config.keyPrefix, REVALIDATE_QUEUE) });
     const queued = async (): Promise<number> => {
       await own.node.revalidation.settled();
       const counts = await queue.getJobCounts('delayed', 'waiting', 'prioritized', 'active');

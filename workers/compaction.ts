@@ -4,7 +4,7 @@
  * Y.mergeUpdates would keep deleted content.
  */
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/connect.ts';
 import * as Y from 'yjs';
 import { applyLog, entriesOf, headOf } from '../core/cart/apply-log.ts';
 import type { Logger } from '../core/log.ts';
@@ -33,10 +33,10 @@ export async function compactCart(store: CartStore, cartId: string, log?: Logger
   }
 }
 
-export function startCompactionWorker(connection: Redis, keyPrefix: string, store: CartStore, log: Logger): Worker<CompactJob, CompactionResult> {
+export function startCompactionWorker(connection: RedisClient, keyPrefix: string, store: CartStore, log: Logger): Worker<CompactJob, CompactionResult> {
   const worker = new Worker<CompactJob, CompactionResult>(COMPACT_QUEUE, (job: Job<CompactJob>) => compactCart(store, job.data.cartId, log), {
     connection,
-    prefix: bullPrefix(keyPrefix),
+    prefix: bullPrefix(keyPrefix, COMPACT_QUEUE),
     concurrency: 2,
   });
   worker.on('error', (err) => log.warn('compaction worker error', { err }));

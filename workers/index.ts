@@ -4,7 +4,7 @@
  * (maxRetriesPerRequest: null), `redis` serves commands.
  */
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/connect.ts';
 import type { CatalogStore } from '../core/catalog/catalog-store.ts';
 import type { RulesStore } from '../core/catalog/rules-store.ts';
 import { BuiltinCatalogProvider } from '../core/providers/builtin.ts';
@@ -21,8 +21,8 @@ import { fanoutProcessor } from './fanout.ts';
 import { revalidateProcessor } from './revalidate.ts';
 
 export interface WorkerOptions {
-  connection: Redis;
-  redis: Redis;
+  connection: RedisClient;
+  redis: RedisClient;
   config: Config;
   metrics: Metrics;
   log: Logger;
@@ -47,12 +47,10 @@ export interface Workers {
 export function startWorkers(opts: WorkerOptions): Workers {
   const { connection, redis, config, log } = opts;
   const workerMetrics = createWorkerMetrics(opts.metrics);
-  const store = new CartStore(redis, config.keyPrefix);
+  const store = new CartStore(redis, config.keyPrefix, { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs });
   // Index entries live as long as a cart can (plus a minute for clock skew between workers).
   const index = new SkuIndex(redis, config.keyPrefix, config.cartTtlSeconds * 1000 + 60_000);
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
-  const prefix = bullPrefix(config.keyPrefix);
-
   const workers = [
     startCompactionWorker(connection, config.keyPrefix, store, log),
     new Worker(
@@ -73,14 +71,14 @@ export function startWorkers(opts: WorkerOptions): Workers {
         metrics: workerMetrics,
         log,
       }),
-      { connection, prefix, concurrency: config.workerConcurrency, lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs },
+      { connection, prefix: bullPrefix(config.keyPrefix, REVALIDATE_QUEUE), concurrency: config.workerConcurrency, lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs },
     ),
     new Worker(FANOUT_QUEUE, fanoutProcessor({
         index,
         store,
         queues,
         skusInCategory: async (category) => (await opts.catalog.list()).filter((p) => p.category === category).map((p) => p.sku),
-      }), { connection, prefix, concurrency: 2 }),
+      }), { connection, prefix: bullPrefix(config.keyPrefix, FANOUT_QUEUE), concurrency: 2 }),
   ];
   for (const worker of workers) {
     const queue = worker.name;

@@ -5,7 +5,7 @@
  * job per cart. A run on an unchanged cart writes nothing.
  */
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/connect.ts';
 import * as Y from 'yjs';
 import {
   type CartLimits,
@@ -35,7 +35,7 @@ import type { SkuIndex } from '../core/revalidation/sku-index.ts';
 
 export interface RevalidateDeps {
   store: CartStore;
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   index: SkuIndex;
   queues: Queues;

@@ -3,7 +3,7 @@
  * seed.json for the embedded default. The admin API writes it; the built-in provider reads it.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.ts';
 import { Keys } from '../keys.ts';
 import { type CatalogProduct, SKU_PATTERN } from '../../protocol/index.ts';
 
@@ -49,12 +49,12 @@ function parseProduct(raw: string): CatalogProduct {
 
 export class CatalogStore {
   private readonly key: string;
-  private readonly redis: Redis & ScriptedRedis;
-  constructor(redis: Redis, prefix: string) {
+  private readonly redis: RedisClient & ScriptedRedis;
+  constructor(redis: RedisClient, prefix: string) {
     this.key = new Keys(prefix).catalog;
-    const r = redis as Redis & Partial<ScriptedRedis>;
+    const r = redis as RedisClient & Partial<ScriptedRedis>;
     if (typeof r.mergeProducts !== 'function') redis.defineCommand('mergeProducts', MERGE_SCRIPT);
-    this.redis = redis as Redis & ScriptedRedis;
+    this.redis = redis as RedisClient & ScriptedRedis;
   }
 
   async list(): Promise<CatalogProduct[]> {

@@ -6,7 +6,7 @@
  * Keys share the hash tag `{rules}` so the MULTIs stay valid on Redis Cluster.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.ts';
 import { Keys } from '../keys.ts';
 import type { Coupon, PriceList, PricingRules, Promotion, ShippingRule, TaxRule, VolumeTier } from '../../protocol/index.ts';
 
@@ -68,7 +68,7 @@ export class RulesStore {
   private cache: VersionedRules | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     const keys = new Keys(prefix);

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.ts';
 import { Keys } from '../keys.ts';
 
 const lua = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
@@ -34,13 +34,13 @@ export type MergeClaim =
 export type Adoption = { kind: 'adopted' } | { kind: 'gone' } | { kind: 'owned' } | { kind: 'closed'; status: string };
 
 export class CartStatusStore {
-  private readonly redis: Redis & ScriptedRedis;
+  private readonly redis: RedisClient & ScriptedRedis;
   private readonly keys: Keys;
 
-  constructor(redis: Redis, prefix: string) {
-    const r = redis as Redis & Partial<ScriptedRedis>;
+  constructor(redis: RedisClient, prefix: string) {
+    const r = redis as RedisClient & Partial<ScriptedRedis>;
     if (typeof r.claimMerge !== 'function') for (const [name, def] of Object.entries(SCRIPTS)) redis.defineCommand(name, def);
-    this.redis = redis as Redis & ScriptedRedis;
+    this.redis = redis as RedisClient & ScriptedRedis;
     this.keys = new Keys(prefix);
   }
 

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.ts';
 import { Keys } from '../keys.ts';
 
 const lua = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
@@ -29,8 +29,8 @@ interface ScriptedRedis {
 }
 
 /** Register the scripts on a connection (idempotent). ioredis sends EVALSHA and falls back to EVAL. */
-export function defineScripts(redis: Redis): void {
-  const r = redis as Redis & Partial<ScriptedRedis>;
+export function defineScripts(redis: RedisClient): void {
+  const r = redis as RedisClient & Partial<ScriptedRedis>;
   if (typeof r.appendUpdateBuffer === 'function') return;
   for (const [name, def] of Object.entries(SCRIPTS)) redis.defineCommand(name, def);
 }
@@ -109,14 +109,33 @@ function toInt(v: number | Buffer | null | undefined): number {
   return 0;
 }
 
+/**
+ * How many replicas must have an append before `append` resolves, and how long it waits for them
+ * (config.redis.waitReplicas / waitTimeoutMs). 0 replicas: resolve once the primary has it.
+ */
+export interface Durability {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/**
+ * The append is in the primary's log but not confirmed on enough replicas (or its confirmation was
+ * lost): a failover now could drop it, so it must not be acknowledged. A retry is safe: re-sending
+ * a change the log has is a no-op.
+ */
+export class ReplicationError extends Error {
+  override name = 'ReplicationError';
+}
+
 export class CartStore {
-  private readonly redis: Redis & ScriptedRedis;
+  private readonly redis: RedisClient & ScriptedRedis;
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     readonly prefix: string,
+    private readonly durability: Durability = { replicas: 0, timeoutMs: 0 },
   ) {
     defineScripts(redis);
-    this.redis = redis as Redis & ScriptedRedis;
+    this.redis = redis as RedisClient & ScriptedRedis;
   }
 
   keys(cartId: string): CartKeys {
@@ -148,9 +167,38 @@ export class CartStore {
       claim?.lock ?? '',
       claim?.setStatus ?? '',
     );
-    if (toInt(reply[0]) === 1) return { appended: true, version: toInt(reply[1]), snapVersion: toInt(reply[2]), entryId, logBytes: toInt(reply[3]) };
-    if (toInt(reply[2]) === 2) return { appended: false, version: toInt(reply[1]), diverged: false, closed: text(reply[3]) };
-    return { appended: false, version: toInt(reply[1]), diverged: toInt(reply[2]) === 1 };
+    if (toInt(reply[0]) !== 1) {
+      if (toInt(reply[2]) === 2) return { appended: false, version: toInt(reply[1]), diverged: false, closed: text(reply[3]) };
+      return { appended: false, version: toInt(reply[1]), diverged: toInt(reply[2]) === 1 };
+    }
+    const version = toInt(reply[1]);
+    if (this.durability.replicas > 0) await this.replicated(k, version, entryId);
+    return { appended: true, version, snapVersion: toInt(reply[2]), entryId, logBytes: toInt(reply[3]) };
+  }
+
+  /**
+   * Wait until `durability.replicas` replicas have the entry appended at `version`, or throw
+   * ReplicationError. WAIT counts the replicas that acknowledged every write this connection made,
+   * so it must run on the connection the append used: it has no key, and a Lua script cannot call
+   * it, so a pipeline with the cart's keys carries it to the primary of the cart's slot. The same
+   * pipeline reads the entry back: if a failover moved the slot between the append and the WAIT,
+   * the new primary's WAIT would count nothing of ours, and only the entry proves it got there.
+   */
+  private async replicated(k: CartKeys, version: number, entryId: string): Promise<void> {
+    const { replicas, timeoutMs } = this.durability;
+    let replies: Array<[Error | null, unknown]> | null;
+    try {
+      replies = await this.redis.pipeline().hget(k.meta, 'snapVersion').xrange(k.log, `0-${version}`, `0-${version}`).wait(replicas, timeoutMs).exec();
+    } catch (err) {
+      throw new ReplicationError(`could not confirm the append on replicas: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const [snap, entry, waited] = replies ?? [];
+    if (!snap || !entry || !waited || snap[0] || entry[0] || waited[0]) throw new ReplicationError('could not confirm the append on replicas: ' + String((snap?.[0] ?? entry?.[0] ?? waited?.[0])?.message ?? 'no reply'));
+    // The log holds the entry, or a snapshot on this primary folded it in already (compaction).
+    const fields = (entry[1] as Array<[string, string[]]>)[0]?.[1] ?? [];
+    const held = fields.some((f, i) => i % 2 === 0 && f === 'i' && fields[i + 1] === entryId) || Number(snap[1] ?? 0) >= version;
+    if (!held) throw new ReplicationError('the append is not on the primary that now serves the cart (failover)');
+    if (Number(waited[1]) < replicas) throw new ReplicationError(`${String(waited[1])} of ${replicas} replicas confirmed the append within ${timeoutMs} ms`);
   }
 
   /** Everything needed to bring a copy at `fromVersion` (0: empty) to the log's version. One round trip. */

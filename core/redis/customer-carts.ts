@@ -5,7 +5,7 @@
  * expired or was merged away is replaced by the next sign-in.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.ts';
 import { Keys } from '../keys.ts';
 
 const SWAP = { numberOfKeys: 1, lua: readFileSync(new URL('./lua/swapActiveCart-1.lua', import.meta.url), 'utf8') };
@@ -15,18 +15,18 @@ interface ScriptedRedis {
 }
 
 export class CustomerCarts {
-  private readonly redis: Redis & ScriptedRedis;
+  private readonly redis: RedisClient & ScriptedRedis;
   private readonly keys: Keys;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     prefix: string,
     /** The pointer's lifetime: a cart with lines lives this long after its last change. */
     private readonly ttlMs: number,
   ) {
-    const r = redis as Redis & Partial<ScriptedRedis>;
+    const r = redis as RedisClient & Partial<ScriptedRedis>;
     if (typeof r.swapActiveCart !== 'function') redis.defineCommand('swapActiveCart', SWAP);
-    this.redis = redis as Redis & ScriptedRedis;
+    this.redis = redis as RedisClient & ScriptedRedis;
     this.keys = new Keys(prefix);
   }
 

@@ -3,7 +3,7 @@
  * to catch up, which relays the correction to the cart's devices with its log position. A lost
  * message delays the correction until the device's next sync; it is in the log either way.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.ts';
 import { Keys } from '../keys.ts';
 
 export const changedChannel = (keyPrefix: string): string => new Keys(keyPrefix).cartChangedChannel;
@@ -12,7 +12,7 @@ export const changedChannel = (keyPrefix: string): string => new Keys(keyPrefix)
  * Announce that `cartId`'s log reached `version` (message: "<cartId> <version>", plus " n" when a
  * node appended it and relayed it to Socket.IO devices itself).
  */
-export async function publishCartChanged(redis: Redis, keyPrefix: string, cartId: string, version: number, byNode = false): Promise<void> {
+export async function publishCartChanged(redis: RedisClient, keyPrefix: string, cartId: string, version: number, byNode = false): Promise<void> {
   await redis.publish(changedChannel(keyPrefix), `${cartId} ${version}${byNode ? ' n' : ''}`);
 }
 
@@ -22,7 +22,7 @@ export async function publishCartChanged(redis: Redis, keyPrefix: string, cartId
  * `onResubscribed` runs so the caller can catch up on everything it hosts.
  */
 export async function subscribeCartChanged(
-  subscriber: Redis,
+  subscriber: RedisClient,
   keyPrefix: string,
   onChanged: (cartId: string, version: number, byNode: boolean) => void,
   onResubscribed: () => void = () => undefined,
@@ -36,6 +36,11 @@ export async function subscribeCartChanged(
     if (!lost) return;
     lost = false;
     // ioredis subscribes again by itself; waiting on our own SUBSCRIBE orders the catch-up after it.
+    subscriber.subscribe(channel).then(onResubscribed, () => undefined);
+  });
+  // On a cluster the subscription lives on one node: when a node leaves, ioredis moves it to
+  // another without a 'close' of the client; notices sent meanwhile are lost all the same.
+  subscriber.on('-node', () => {
     subscriber.subscribe(channel).then(onResubscribed, () => undefined);
   });
   subscriber.on('message', (ch: string, message: string) => {

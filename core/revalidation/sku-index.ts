@@ -9,10 +9,10 @@
  * set older than the cart TTL are trimmed on write, and a fan-out drops the expired carts it meets.
  * Reads are paged (SSCAN / ZSCAN), never one reply with the whole set.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.ts';
 import { Keys } from '../keys.ts';
 
-/** Cart ids per page of a scan (a COUNT hint: Redis may return a few more or fewer). */
+/** Cart ids per page of a scan (a COUNT hint: RedisClient may return a few more or fewer). */
 export const SCAN_PAGE = 200;
 
 /** Default life of an index key after its last write: the default cart TTL (30 days) plus a day. */
@@ -20,7 +20,7 @@ const DEFAULT_TTL_MS = 31 * 24 * 3600_000;
 
 export class SkuIndex {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** How long an index entry may outlive its last write: at least the cart TTL. */
     private readonly ttlMs: number = DEFAULT_TTL_MS,

@@ -4,7 +4,7 @@
  * node's key still exists; when it is gone (the node was killed), its devices' presence is dropped
  * everywhere within about four beats, instead of after the 30 s awareness timeout.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis/connect.ts';
 import { Keys } from '../../core/keys.ts';
 import type { Logger } from '../../core/log.ts';
 
@@ -13,7 +13,7 @@ export class NodeHeartbeat {
   private readonly ttlMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     readonly nodeId: string,
     readonly intervalMs: number,
@@ -57,13 +57,9 @@ export class NodeHeartbeat {
     const ids = [...nodeIds];
     if (ids.length === 0) return [];
     try {
-      const pipeline = this.redis.pipeline();
-      for (const id of ids) pipeline.exists(this.key(id));
-      const results = (await pipeline.exec()) ?? [];
-      return ids.filter((_, i) => {
-        const [err, exists] = results[i] ?? [new Error('no reply'), 1];
-        return err === null && exists === 0;
-      });
+      // One EXISTS per node, not a pipeline: on Redis Cluster the keys are in different slots.
+      const results = await Promise.all(ids.map((id) => this.redis.exists(this.key(id)).catch(() => 1)));
+      return ids.filter((_, i) => results[i] === 0);
     } catch {
       return [];
     }

@@ -9,7 +9,7 @@
  * its own path (a typed E_STORAGE_UNAVAILABLE) instead of a limiter's error.
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis/connect.ts';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { CartError, type ErrorCode } from '../../protocol/index.ts';
 import type { AbuseConfig } from '../../core/config.ts';
@@ -64,7 +64,7 @@ export class RateLimits {
   private readonly adminFailed: () => void;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     keyPrefix: string,
     private readonly config: AbuseConfig,
     private readonly log: Logger,
@@ -111,7 +111,7 @@ export class RateLimits {
           await limiter.consume(key, points);
         } catch (err) {
           if (err instanceof RateLimiterRes) waitMs = Math.max(waitMs, err.msBeforeNext);
-          else this.log.debug('rate limit not checked: Redis did not answer', { limit, err: err instanceof Error ? err : String(err) });
+          else this.log.debug('rate limit not checked: RedisClient did not answer', { limit, err: err instanceof Error ? err : String(err) });
         }
       }),
     );

@@ -10,7 +10,7 @@
  * Each scope keeps at most `maxKeys` records; a new key beyond that evicts the oldest.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis/connect.ts';
 import { Keys } from '../../core/keys.ts';
 import { CartStore, type IdempotencyRecord } from '../../core/redis/cart-store.ts';
 import { CartError } from '../../protocol/index.ts';
@@ -63,7 +63,7 @@ export class Idempotency {
   private readonly store: CartStore;
   private readonly keys: Keys;
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly ttlSeconds: number,
     private readonly maxKeys: number,

@@ -3,11 +3,11 @@
  * private redis-server), a unique key prefix per node so tests never see each other's keys.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { type CartServerNode, type CartServerOptions, createCartServer } from '../../server/app.ts';
 import { type Config, DEFAULT_CONFIG } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
+import { type RedisClient, type RedisTarget, connectRedis } from '../../core/redis/connect.ts';
 import type { Role } from '../../protocol/index.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -17,7 +17,7 @@ export interface TestNode {
   url: string;
   port: number;
   node: CartServerNode;
-  redis: Redis;
+  redis: RedisClient;
   config: Config;
   /** Mint a token for `carts` (defaults: customer role, a random subject). */
   token(carts: string[], opts?: { role?: Role; subject?: string; ttlSeconds?: number }): Promise<string>;
@@ -35,7 +35,8 @@ export function uniquePrefix(): string {
 /** Server options beyond the configuration (e.g. a recording catalog change sink). */
 export type ExtraServerOptions = Partial<Omit<CartServerOptions, 'config' | 'redis' | 'jwtSecret' | 'log'>>;
 
-export async function startNode(overrides: Partial<Config> = {}, redisUrl: string = inject('redisUrl'), extra: ExtraServerOptions = {}): Promise<TestNode> {
+/** `redis`: the run's redis-server by default; a URL, or a Redis Cluster (test/helpers/redis-cluster.ts). */
+export async function startNode(overrides: Partial<Config> = {}, where: string | RedisTarget = inject('redisUrl'), extra: ExtraServerOptions = {}): Promise<TestNode> {
   const config: Config = {
     ...DEFAULT_CONFIG,
     port: 0,
@@ -47,7 +48,7 @@ export async function startNode(overrides: Partial<Config> = {}, redisUrl: strin
     logLevel: 'error',
     ...overrides,
   };
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = connectRedis(typeof where === 'string' ? { url: where } : where, 'commands');
   // Fault tests stop Redis on purpose; the node reports that through its own paths (acks, readyz).
   redis.on('error', () => undefined);
   const node = createCartServer({ ...extra, config, redis, jwtSecret: TEST_JWT_SECRET, log: createLogger(config.logLevel) });

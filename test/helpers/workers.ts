@@ -1,10 +1,9 @@
 /** The BullMQ workers in the test process, on a node's Redis, key prefix and metrics. */
-import { Redis } from 'ioredis';
-import { inject } from 'vitest';
 import { BuiltinCatalogProvider } from '../../core/providers/builtin.ts';
 import type { CatalogProvider } from '../../core/providers/types.ts';
 import type { Config } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
+import { duplicateRedis } from '../../core/redis/connect.ts';
 import { SkuIndex } from '../../core/revalidation/sku-index.ts';
 import { type Workers, startWorkers } from '../../workers/index.ts';
 import type { RevalidateDeps } from '../../workers/revalidate.ts';
@@ -16,7 +15,8 @@ export interface TestWorkers {
 }
 
 export function startTestWorkers(node: TestNode, opts: { provider?: CatalogProvider; config?: Partial<Config> } = {}): TestWorkers {
-  const connection = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+  // BullMQ's blocking connection, to the node's Redis (one server or a cluster).
+  const connection = duplicateRedis(node.redis, 'blocking');
   connection.on('error', () => undefined);
   const config = { ...node.config, ...opts.config };
   const workers = startWorkers({
