@@ -14,11 +14,6 @@ export type ChangeOrigin =
   | { kind: 'log'; relayed?: boolean }
   /** A REST mutation made by this node. */
   | { kind: 'rest'; requestId: string }
-  /**
-   * A new cart's first facts (POST /v1/carts, a sign-in's new active cart): it has no intent yet,
-   * so there is nothing to revalidate and no device's bytes to charge.
-   */
-  | { kind: 'create'; requestId: string }
   /** A worker's correction. */
   | { kind: 'worker'; job: string }
   /** Segment and region claims of a token that joined, stamped on the cart's facts. */

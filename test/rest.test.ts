@@ -4,9 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CartLimits, DEFAULT_LIMITS, ERRORS, type ErrorCode, type WireError, quantityOf, readCart } from '../protocol/index.ts';
-import { Queue } from 'bullmq';
 import { loadSeed } from '../core/catalog/catalog-store.ts';
-import { REVALIDATE_QUEUE, bullPrefix } from '../core/queues.ts';
 import { TEST_ADMIN_TOKEN, type TestNode, startNode } from './helpers/node.ts';
 import { RawDevice } from './helpers/raw-device.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -43,26 +41,6 @@ describe('carts', () => {
     expect(typeof res.body.token).toBe('string');
     expect(Date.parse(res.body.expiresAt)).toBeGreaterThan(Date.now());
     expect(await node.node.store.exists(res.body.cartId)).toBe(true);
-  });
-
-  it('a new cart asks for no revalidation (it has nothing to price); its first line does', async () => {
-    // A node of its own (no worker runs here): its queue holds exactly what it asked for.
-    const own = await startNode();
-    const queue = new Queue(REVALIDATE_QUEUE, { connection: own.redis, prefix: bullPrefix(own.config.keyPrefix, REVALIDATE_QUEUE) });
-    const queued = async (): Promise<number> => {
-      await own.node.revalidation.settled();
-      const counts = await queue.getJobCounts('delayed', 'waiting', 'prioritized', 'active');
-      return Object.values(counts).reduce((a, b) => a + b, 0);
-    };
-    try {
-      const { cartId, token } = await own.createCart();
-      expect(await queued()).toBe(0);
-      expect((await own.request('POST', linesPath(cartId), { token, body: { sku: 'SHOE-RUN-01', quantity: 1 } })).status).toBe(201);
-      expect(await queued()).toBe(1);
-    } finally {
-      await queue.close();
-      await own.close();
-    }
   });
 
   it('GET returns the cart shape', async () => {

@@ -57,7 +57,7 @@ export type ClosedListener = (status: CartStatus, mergedInto: string | null) => 
 const MAX_APPEND_ATTEMPTS = 8;
 
 /** Origin tags of entries a node appended, and so relayed through the adapter itself. */
-const NODE_ORIGIN_TAGS = new Set(['client', 'yws', 'rest', 'create', 'claims', 'restore', 'merge']);
+const NODE_ORIGIN_TAGS = new Set(['client', 'yws', 'rest', 'claims', 'restore', 'merge']);
 const RELAYED: ChangeOrigin = Object.freeze({ kind: 'log', relayed: true });
 const UNRELAYED: ChangeOrigin = Object.freeze({ kind: 'log', relayed: false });
 
@@ -336,7 +336,7 @@ export class HostedCart {
     this.version = res.version;
     this.entryId = res.entryId;
     this.notify(update, meta, origin);
-    if (origin.kind !== 'worker' && origin.kind !== 'log' && origin.kind !== 'create') this.opts.requestRevalidation(this.cartId);
+    if (origin.kind !== 'worker' && origin.kind !== 'log') this.opts.requestRevalidation(this.cartId);
     this.opts.announce(this.cartId, res.version);
     if (res.version - res.snapVersion >= this.opts.compactAfterChanges || res.logBytes >= this.opts.compactAfterBytes) this.opts.requestCompaction(this.cartId);
     return true;

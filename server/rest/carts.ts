@@ -130,7 +130,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const outcome = await idempotency.run(key, scope, { route: 'create' }, async () => {
       const cartId = randomBytes(16).toString('base64url');
       const cart = await holdCart(cartId, res);
-      await cart.applyServerChange((doc) => writeCartFacts(doc, newCartFacts()), { kind: 'create', requestId: randomUUID() });
+      await cart.applyServerChange((doc) => writeCartFacts(doc, newCartFacts()), { kind: 'rest', requestId: randomUUID() });
       return { status: 201, body: { cartId } };
     });
     const { cartId } = outcome.body as { cartId: string };

@@ -70,7 +70,7 @@ export class ActiveCarts {
         (doc) => {
           if (!roots(doc).cart.has('schema')) writeCartFacts(doc, newCartFacts());
         },
-        { kind: 'create', requestId: randomUUID() },
+        { kind: 'rest', requestId: randomUUID() },
       );
     } finally {
       this.deps.registry.release(cart);
