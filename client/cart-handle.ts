@@ -366,7 +366,7 @@ export class CartHandle {
       doc: () => this._doc,
       awareness: () => this.awareness,
       joined: (res: JoinOk) => {
-        this.actor = { id: res.subject, role: res.role };
+        this.actor = { id: res.subject, role: res.role, ...(typeof res.name === 'string' ? { name: res.name } : {}) };
         this._limits = res.limits;
         this.refreshView();
         // A new clock: the server keeps the clock of a state it removed and ignores an equal one.

@@ -51,7 +51,25 @@ export class Keys {
     return `${this.prefix}:revoked:{${idDigest(subject)}}`;
   }
 
-  /** Pub/sub channel: a subject's tokens were revoked (JSON `{ subject, at }`): nodes cut its sessions. */
+  /**
+   * A share code (co-browsing): JSON `{ cartId, grantId, expiresAt }`, expiring with the code;
+   * redeemed with GETDEL, so two redeems of one code cannot both win.
+   */
+  shareCode(code: string): string {
+    return `${this.prefix}:share:{${code}}`;
+  }
+
+  /** A share grant: JSON `{ cartId, code }`, kept as long as the code and the token it mints can live. */
+  shareGrant(grantId: string): string {
+    return `${this.prefix}:grant:{${grantId}}`;
+  }
+
+  /** When a share grant was revoked (ms), kept until the grant's token would have expired. */
+  revokedGrant(grantId: string): string {
+    return `${this.prefix}:revoked-grant:{${grantId}}`;
+  }
+
+  /** Pub/sub channel: a subject's tokens (JSON `{ subject, at }`) or a share grant (`{ grant, at }`) were revoked: nodes cut their sessions. */
   get revokedChannel(): string {
     return `${this.prefix}:revoked`;
   }

@@ -20,6 +20,8 @@ export type JoinResult =
       version: number;
       role: Role;
       subject: string;
+      /** The token's display name (stamped by the library on the lines it adds); absent: none. */
+      name?: string;
       limits: CartLimits;
     }
   | { ok: false; error: WireError };
@@ -79,7 +81,9 @@ export interface PresenceState {
   device: string;
   subject: string;
   role: Role;
-  /** What the device is looking at (a lineId, a page), set by the device. */
+  /** The person's display name, stamped by the server from the token's `name` claim; null: none. */
+  name: string | null;
+  /** What the device is looking at (a SKU, a lineId, a page), set by the device. */
   viewing: string | null;
   [extra: string]: unknown;
 }

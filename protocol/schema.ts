@@ -24,6 +24,8 @@ export const ROLES: readonly Role[] = ['customer', 'associate', 'service'];
 export interface Actor {
   id: string;
   role: Role;
+  /** The writer's display name (its token's `name` claim); absent when the token has none. */
+  name?: string;
 }
 
 /** `lines[lineId]`: what the line is. Last writer wins on the whole object. */

@@ -95,7 +95,8 @@ function checkValue(
       // addedBy names the writer, or keeps the stamp of the value it replaces (a note edit by another
       // device). When that value was deleted concurrently its stamp is gone (GC): accepted, since an
       // honest device editing a line removed elsewhere must not be rejected.
-      const same = (a: unknown): boolean => isPlainObject(a) && a.id === addedBy.id && a.role === addedBy.role;
+      // A name is the writer's own (from its token) or none: a device cannot label a line with another person's name.
+      const same = (a: unknown): boolean => isPlainObject(a) && a.id === addedBy.id && a.role === addedBy.role && (addedBy.name === undefined || a.name === addedBy.name);
       const current = (doc.getMap('lines') as Y.Map<{ addedBy?: Actor }>).get(key)?.addedBy;
       const keeps = replaced === 'unknown' || (replaced !== 'none' && isPlainObject(replaced) && same(replaced.addedBy));
       if (!same(ctx.actor) && !same(current) && !keeps) reject('E_UPDATE_INVALID_VALUE', `${where}: addedBy must name the writer`);

@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { CLOSE, CartError } from '../protocol/index.ts';
-import { Auth } from './auth.ts';
+import { Auth, type Principal } from './auth.ts';
 import { CartRegistry } from './cart/registry.ts';
 import { NodeHeartbeat } from './cluster/heartbeat.ts';
 import { CatalogStore } from '../core/catalog/catalog-store.ts';
@@ -32,8 +32,11 @@ import { adminCatalogRoutes } from './rest/admin-catalog.ts';
 import { ROUTES, allRoutes } from './rest/api.ts';
 import { cartRoutes } from './rest/carts.ts';
 import { signInRoutes } from './rest/signin.ts';
+import { shareRoutes } from './rest/shares.ts';
+import { Shares } from './shares/shares.ts';
+import { ShareStore } from '../core/redis/share-store.ts';
 import { IdpVerifier } from './idp.ts';
-import { Revocations } from './revocations.ts';
+import { type Revocation, Revocations, covers } from './revocations.ts';
 import { SignIn } from './signin/sign-in.ts';
 import { CartStatusStore } from '../core/redis/cart-status-store.ts';
 import { CustomerCarts } from '../core/redis/customer-carts.ts';
@@ -107,7 +110,15 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
   const revalidation = new RevalidationRequester(queues, log, config.revalidateDelayMs);
   const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds, config.maxIdempotencyKeys);
-  const limits = new RateLimits(redis, config.keyPrefix, config.abuse, log, metrics, { perIp: config.idp.signInPerIp, windowSeconds: config.idp.signInWindowSeconds });
+  const limits = new RateLimits(
+    redis,
+    config.keyPrefix,
+    config.abuse,
+    log,
+    metrics,
+    { perIp: config.idp.signInPerIp, windowSeconds: config.idp.signInWindowSeconds },
+    { perIp: config.idp.shareRedeemPerIp, windowSeconds: config.idp.shareRedeemWindowSeconds },
+  );
   const connectionCaps = new ConnectionCaps(config.abuse.maxConnectionsPerIp);
   const registry = new CartRegistry({
     store,
@@ -211,6 +222,19 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     log,
   });
   app.use(signInRoutes(signIn));
+  app.use(
+    shareRoutes(
+      auth,
+      new Shares({
+        auth,
+        idp: IdpVerifier.fromConfig(config.idp),
+        store: new ShareStore(redis, config.keyPrefix),
+        revocations,
+        cartExists: (cartId) => store.exists(cartId),
+        grantTtlSeconds: config.idp.shareGrantTtlSeconds,
+      }),
+    ),
+  );
   const requireAdmin = adminGuard(auth, config.adminToken);
   app.use(adminRoutes(auth, requireAdmin, revocations));
   app.use(adminCatalogRoutes({ catalog, rules, sink: opts.catalogSink ?? fanoutSink(queues, log), requireAdmin, log }));
@@ -312,18 +336,26 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     for (const cartId of registry.ids()) changed(cartId);
   }).catch((err: unknown) => log.error('could not subscribe to cart changes', { err }));
   // Sign-out everywhere: a revocation cuts the subject's sessions here as soon as it is announced.
-  const cut = (subject: string, at: number): void => {
-    const revoked = (p: { subject: string; issuedAt: number }): boolean => p.subject === subject && p.issuedAt <= at;
+  // A withdrawn share grant cuts the associate's sessions the same way.
+  const cut = (revocation: Revocation): void => {
+    const revoked = (p: Principal): boolean => covers(revocation, p);
     transport.cut(revoked);
     yws.cut(revoked);
   };
   const revocationsHeard = revocations
     .subscribe(subscriber, cut, () => {
-      void revocations.stored([...new Set([...transport.subjects(), ...yws.subjects()])]).then(
+      const principals = [...transport.principals(), ...yws.principals()];
+      void revocations.stored([...new Set(principals.map((p) => p.subject))]).then(
         (found) => {
-          for (const [subject, at] of found) cut(subject, at);
+          for (const [subject, at] of found) cut({ subject, at });
         },
         (err: unknown) => log.warn('could not re-check revocations', { err }),
+      );
+      void revocations.storedGrants([...new Set(principals.flatMap((p) => (p.grant === null ? [] : [p.grant])))]).then(
+        (found) => {
+          for (const grant of found) cut({ grant, at: Date.now() });
+        },
+        (err: unknown) => log.warn('could not re-check revoked grants', { err }),
       );
     })
     .catch((err: unknown) => log.error('could not subscribe to revocations', { err }));

@@ -328,6 +328,15 @@ describe('validateUpdate: line descriptions', () => {
     expect(write('SKU-0', line('SKU-0', { addedAt: 1.5 }))).toBe('E_UPDATE_INVALID_VALUE');
   });
 
+  it("takes addedBy's display name only when it is the writer's own (or none)", () => {
+    const sam: Actor = { id: 'bob', role: 'associate', name: 'Sam' };
+    expect(write('SKU-0', line('SKU-0', { addedBy: { ...sam } }), ctx({ actor: sam }))).toBe('accepted');
+    expect(write('SKU-0', line('SKU-0', { addedBy: { ...BOB } }), ctx({ actor: sam }))).toBe('accepted');
+    expect(write('SKU-0', line('SKU-0', { addedBy: { ...BOB, name: 'Store manager' } }), ctx({ actor: sam }))).toBe('E_UPDATE_INVALID_VALUE');
+    expect(write('SKU-0', line('SKU-0', { addedBy: { ...BOB, name: 'Sam' } }), ctx({ actor: BOB }))).toBe('E_UPDATE_INVALID_VALUE');
+    expect(write('SKU-0', line('SKU-0', { addedBy: { ...sam, name: 'x\u202Ey' } }), ctx({ actor: { ...sam, name: 'x\u202Ey' } }))).toBe('E_UPDATE_INVALID_VALUE');
+  });
+
   it("accepts another subject's note edit that keeps the existing addedBy, but not a new line in someone else's name", () => {
     const withAlicesLine = serverDoc((d) => addLine(d, { sku: 'SHOE-1', quantity: 1 }, ALICE));
     const noteByBob = edit(withAlicesLine, (d) => setNote(d, 'SHOE-1', 'please gift wrap'));

@@ -36,7 +36,7 @@ function build(limits: CartLimits) {
     .refine((o) => Object.keys(o).length <= limits.maxOptions, { error: `must have at most ${limits.maxOptions} options` })
     .meta({ description: `At most ${limits.maxOptions} options; values of at most ${limits.maxOptionLength} characters.`, example: { size: '40' } });
   const note = multilineText(limits.maxNoteLength).meta({ description: 'Plain text; displays must escape it.' });
-  const addedBy = z.strictObject({ id: z.string(), role: z.string() });
+  const addedBy = z.strictObject({ id: z.string(), role: z.string(), name: plainText(80, 1).optional() });
 
   /**
    * `lines[lineId]` as stored in the document. The line id bound is checked on the key (isLineId)

@@ -20,7 +20,7 @@ export const ErrorBody = z
   .meta({ id: 'Error' });
 
 export const Warning = z.strictObject({ code: z.string(), message: z.string(), data: z.record(z.string(), z.unknown()).optional() }).meta({ id: 'Warning' });
-const Actor = z.strictObject({ id: z.string(), role: z.string() });
+const Actor = z.strictObject({ id: z.string(), role: z.string(), name: z.string().optional().meta({ description: "The writer's display name, from its token." }) });
 
 export const LineView = z
   .strictObject({

@@ -95,7 +95,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     return { cartId, principal, cart };
   };
 
-  const actorOf = (p: Principal): Actor => ({ id: p.subject, role: p.role });
+  const actorOf = (p: Principal): Actor => ({ id: p.subject, role: p.role, ...(p.name === null ? {} : { name: p.name }) });
 
   /**
    * Change the cart and answer with `respond`. With a claimed Idempotency-Key, the answer is

@@ -216,7 +216,8 @@ export class CartSession implements SessionInfo {
       return { version: cart.version, prev: cart.version };
     }
     const maxBytes = frame.kind === 'step2' ? config.limits.maxSyncBytes : config.limits.maxUpdateBytes;
-    const actor = { id: this.current.subject, role: this.current.role };
+    const { subject, role, name } = this.current;
+    const actor = name === null ? { id: subject, role } : { id: subject, role, name };
     const meta = await cart.applyClientUpdate(frame.update, actor, maxBytes, this.peer.origin, frame.kind === 'step2');
     hooks.changed(this, meta);
     return meta;
