@@ -23,6 +23,14 @@ export class Keys {
   }
 
   /**
+   * The cart's activity feed: a list of JSON entries, newest first, capped in length and expiring
+   * like the cart (server/activity.ts). A list of its own because compaction folds the log.
+   */
+  activity(cartId: string): string {
+    return `${this.prefix}:{${cartId}}:activity`;
+  }
+
+  /**
    * One Idempotency-Key record (`digest`: hash of the caller and the key) of a scope: a cart (its
    * records share the cart's slot, so its appends store them), or one caller's cart creations.
    */

@@ -3,6 +3,7 @@
  * `io()`), and the payloads they carry. Binary frames are y-protocols sync / awareness frames
  * (protocol/codec.ts). One socket may join several carts; every event names its cart.
  */
+import type { ActivityEntry } from './activity.ts';
 import type { CloseName } from './close-codes.ts';
 import type { WireError } from './errors.ts';
 import type { CartLimits, Role } from './schema.ts';
@@ -74,6 +75,8 @@ export interface ServerToClientEvents {
   sync: (cartId: string, frame: Uint8Array, meta: ChangeMeta | null) => void;
   awareness: (cartId: string, frame: Uint8Array) => void;
   'cart-closed': (cartId: string, closed: CartClosed) => void;
+  /** Who did what to the cart (protocol/SPEC.md §2 "Activity"), from any device on any node. */
+  activity: (cartId: string, entry: ActivityEntry) => void;
 }
 
 /** Presence state as livecart stamps it; `subject` and `role` come from the token, not the device. */

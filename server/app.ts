@@ -10,7 +10,8 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
-import { CLOSE, CartError } from '../protocol/index.ts';
+import { type ActivityEntry, CLOSE, CartError } from '../protocol/index.ts';
+import { ActivityFeed } from './activity.ts';
 import { Auth, type Principal } from './auth.ts';
 import { CartRegistry } from './cart/registry.ts';
 import { NodeHeartbeat } from './cluster/heartbeat.ts';
@@ -203,7 +204,10 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   // Bulk routes carry up to 1000 products: their own limit, parsed before the general one.
   for (const route of allRoutes().filter((r) => r.bulk === true)) app.use(route.path, express.json({ limit: config.maxBulkJsonBytes }));
   app.use(express.json({ limit: config.maxJsonBytes }));
-  app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
+  // The activity feed reaches devices through Socket.IO, created below with the HTTP server.
+  let emitActivity: (cartId: string, entry: ActivityEntry) => void = () => undefined;
+  const activity = new ActivityFeed(redis, config.keyPrefix, config.cartTtlSeconds * 1000, log, (cartId, entry) => emitActivity(cartId, entry));
+  app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics, activity }));
   app.use(catalogRoutes(catalog));
   const statuses = new CartStatusStore(redis, config.keyPrefix);
   const signIn = new SignIn({
@@ -232,7 +236,9 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
         revocations,
         cartExists: (cartId) => store.exists(cartId),
         grantTtlSeconds: config.idp.shareGrantTtlSeconds,
+        activity,
       }),
+      activity,
     ),
   );
   const requireAdmin = adminGuard(auth, config.adminToken);
@@ -301,7 +307,10 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     chargeAnswer: (subject, bytes) => limits.chargeAnswer(subject, bytes),
     draining: () => draining,
     revocations,
+    activity,
   };
+  // Through the adapter: the cart's devices on every node.
+  emitActivity = (cartId, entry) => io.to(roomOf(cartId)).emit('activity', cartId, entry);
   const mergedInto = async (cartId: string): Promise<string | null> => {
     const status = await statuses.status(cartId);
     return status?.status === 'merged' ? status.mergedInto : null;

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { LiveCartConnection } from '../client/index.ts';
-import { type CartClosed, type JoinResult } from '../protocol/index.ts';
-import { ShareCreated, ShareRedeemed } from '../protocol/schemas/index.ts';
+import type { ActivityEntry, CartClosed, JoinResult } from '../protocol/index.ts';
+import { ActivityList, ShareCreated, ShareRedeemed } from '../protocol/schemas/index.ts';
 import { DEFAULT_CONFIG } from '../core/config.ts';
 import { Keys } from '../core/keys.ts';
 import { IDP_AUDIENCE, IDP_ISSUER, type TestIdp, startIdp } from './helpers/idp.ts';
@@ -77,16 +77,35 @@ describe('share codes', () => {
     const principal = await b.node.auth.verify(redeemed.token);
     expect(principal).toMatchObject({ subject: 'assoc-sam', role: 'associate', carts: [cartId], grant: created.grantId, name: 'Sam (Store 12)' });
 
-    const phone = await client(a, token, 'phone').open(cartId);
+    const phoneConn = client(a, token, 'phone');
+    const live: ActivityEntry[] = [];
+    phoneConn.on('activity', ({ cartId: id, entry }) => id === cartId && live.push(entry));
+    const phone = await phoneConn.open(cartId);
     const tablet = await client(b, redeemed.token, 'store-tablet').open(cartId);
     tablet.setViewing('SHOE-1');
     tablet.add({ sku: 'SHOE-1', quantity: 1 });
     await tablet.whenSaved();
     await waitFor(() => expect(phone.view.lines.map((l) => [l.sku, l.quantity, l.addedBy])).toEqual([['SHOE-1', 1, { id: 'assoc-sam', role: 'associate', name: 'Sam (Store 12)' }]]));
     await waitFor(() => expect(phone.presence.map((p) => [p.name, p.role, p.device, p.viewing])).toEqual([['Sam (Store 12)', 'associate', 'store-tablet', 'SHOE-1']]));
+    const sam = { id: 'assoc-sam', role: 'associate', name: 'Sam (Store 12)' };
+    // Live on the customer's phone (the associate is on another node), then in the feed.
+    await waitFor(() => expect(live).toEqual([expect.objectContaining({ action: 'line.added', lineId: 'SHOE-1', sku: 'SHOE-1', from: 0, to: 1, actor: { ...sam, device: 'store-tablet' } })]));
     // REST shows the same attribution; a line the associate adds over REST carries the name too.
     const viaRest = await a.request('POST', `/v1/carts/${cartId}/lines`, { token: redeemed.token, body: { sku: 'SOCK-1', quantity: 2 } });
-    expect(viaRest.body.addedBy).toEqual({ id: 'assoc-sam', role: 'associate', name: 'Sam (Store 12)' });
+    expect(viaRest.body.addedBy).toEqual(sam);
+    phone.setQuantity('SHOE-1', 3);
+    await phone.whenSaved();
+    const feed = await b.request('GET', `/v1/carts/${cartId}/activity?limit=10`, { token });
+    expect(feed.status).toBe(200);
+    expect(() => ActivityList.parse(feed.body)).not.toThrow();
+    const customer = (await a.node.auth.verify(token)).subject;
+    expect(feed.body.entries.map((e: ActivityEntry) => [e.action, e.actor.id, e.actor.name, e.actor.device, e.sku ?? null, e.from ?? null, e.to ?? null])).toEqual([
+      ['line.quantity', customer, null, 'phone', 'SHOE-1', 1, 3],
+      ['line.added', 'assoc-sam', 'Sam (Store 12)', 'rest', 'SOCK-1', 0, 2],
+      ['line.added', 'assoc-sam', 'Sam (Store 12)', 'store-tablet', 'SHOE-1', 0, 1],
+      ['share.redeemed', 'assoc-sam', 'Sam (Store 12)', null, null, null, null],
+    ]);
+    expect((await a.request('GET', `/v1/carts/${cartId}/activity?limit=1`, { token: redeemed.token })).body.entries).toHaveLength(1);
     // The associate's token grants that cart only.
     const other = await a.createCart();
     expect((await a.request('GET', `/v1/carts/${other.cartId}`, { token: redeemed.token })).status).toBe(403);
@@ -176,6 +195,18 @@ describe('share codes', () => {
       const res = await a.request('DELETE', `/v1/carts/${cartId}/shares/${grantId}`, { token: t });
       expect([res.status, res.body.error?.code], name).toEqual([status, errorCode]);
     }
+    const feeds: Array<[string, string, string | undefined, number, string]> = [
+      ['limit 0', '?limit=0', token, 400, 'E_VALIDATION'],
+      ['limit over 200', '?limit=201', token, 400, 'E_VALIDATION'],
+      ['limit not a number', '?limit=ten', token, 400, 'E_VALIDATION'],
+      ['limit twice', '?limit=1&limit=2', token, 400, 'E_VALIDATION'],
+      ['no token', '', undefined, 401, 'E_AUTH_MISSING'],
+      ['another cart’s token', '', (await a.createCart()).token, 403, 'E_AUTH_FORBIDDEN'],
+    ];
+    for (const [name, query, t, status, errorCode] of feeds) {
+      const res = await a.request('GET', `/v1/carts/${cartId}/activity${query}`, { token: t });
+      expect([res.status, res.body.error?.code], name).toEqual([status, errorCode]);
+    }
     // A grant of another cart is not found through this one.
     const other = await a.createCart();
     const foreign = await share(a, other.cartId, other.token);
@@ -185,7 +216,7 @@ describe('share codes', () => {
 
   it('the openapi document lists the routes', async () => {
     const doc = (await a.request('GET', '/v1/openapi.json')).body;
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/carts/{cartId}/shares', '/v1/shares/{code}/redeem', '/v1/carts/{cartId}/shares/{grantId}']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/carts/{cartId}/shares', '/v1/shares/{code}/redeem', '/v1/carts/{cartId}/shares/{grantId}', '/v1/carts/{cartId}/activity']));
   });
 });
 
@@ -247,6 +278,8 @@ describe('revoking a grant', () => {
       const rest = await node.request('GET', `/v1/carts/${cartId}`, { token: assoc });
       expect([rest.status, rest.body.error.code]).toEqual([403, 'E_AUTH_REVOKED']);
     }
+    const feed = await a.request('GET', `/v1/carts/${cartId}/activity?limit=1`, { token });
+    expect(feed.body.entries).toEqual([expect.objectContaining({ action: 'share.revoked', actor: expect.objectContaining({ role: 'customer' }) })]);
     // The customer is not disturbed.
     expect((await a.request('GET', `/v1/carts/${cartId}`, { token })).status).toBe(200);
     expect(phone.online).toBe(true);

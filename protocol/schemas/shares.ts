@@ -1,5 +1,6 @@
 /** Co-browsing (protocol/SPEC.md §2 "Co-browsing"): share codes, their redeem, grants. */
 import * as z from 'zod';
+import { ACTIVITY_ACTIONS } from '../activity.ts';
 import { CartId, intIn } from './identifiers.ts';
 
 /** Characters of a share code (core/redis/share-store.ts draws from the same): no 0/O, 1/I/L. */
@@ -40,3 +41,34 @@ export const ShareRedeemed = z
     expiresAt: z.iso.datetime().meta({ description: "When the associate's token expires." }),
   })
   .meta({ id: 'ShareRedeemed' });
+
+/** GET /v1/carts/:cartId/activity (protocol/SPEC.md §2 "Activity"). */
+export const DEFAULT_ACTIVITY_LIMIT = 50;
+export const MAX_ACTIVITY_LIMIT = 200;
+
+export const ActivityQuery = z.object({
+  limit: z
+    .string({ error: `must be an integer from 1 to ${MAX_ACTIVITY_LIMIT}` })
+    .regex(/^(?:[1-9]\d{0,2})$/, { error: `must be an integer from 1 to ${MAX_ACTIVITY_LIMIT}` })
+    .refine((v) => Number(v) <= MAX_ACTIVITY_LIMIT, { error: `must be an integer from 1 to ${MAX_ACTIVITY_LIMIT}` })
+    .optional()
+    .meta({ description: `Newest entries to return; default ${DEFAULT_ACTIVITY_LIMIT}.` }),
+});
+
+const ActivityActorSchema = z.strictObject({ id: z.string(), role: z.string(), name: z.string().nullable(), device: z.string().nullable() });
+
+export const ActivityList = z
+  .strictObject({
+    entries: z.array(
+      z.strictObject({
+        at: z.iso.datetime(),
+        actor: ActivityActorSchema,
+        action: z.enum(ACTIVITY_ACTIONS),
+        lineId: z.string().optional(),
+        sku: z.string().optional(),
+        from: z.number().optional(),
+        to: z.number().optional(),
+      }),
+    ),
+  })
+  .meta({ id: 'ActivityList', description: 'Newest first.' });

@@ -45,6 +45,8 @@ import {
   ShareCode,
   ShareCreated,
   ShareRedeemed,
+  ActivityList,
+  ActivityQuery,
 } from '../../protocol/schemas/index.ts';
 
 /** Who may call: nobody needs a token, a cart token, an optional token, the admin token, or an IdP token. */
@@ -276,6 +278,17 @@ export const ROUTES = {
     params: z.object({ cartId: CartId, grantId: GrantId }),
     ok: { 204: noContent },
     errors: [401, 403, 404],
+  },
+  getActivity: {
+    method: 'get',
+    path: '/v1/carts/:cartId/activity',
+    summary: 'Who did what to the cart: lines, coupons, share codes (newest first)',
+    tag: 'co-browsing',
+    access: 'cart',
+    params: cartParams,
+    query: ActivityQuery,
+    ok: { 200: json('The newest entries.', ActivityList) },
+    errors: [401, 403],
   },
   getRules: { method: 'get', path: '/v1/pricing/rules', summary: 'Every pricing rule', tag: 'pricing', access: 'admin', ok: { 200: json('The rules and their version.', RulesDump) }, errors: [401, 403] },
 } satisfies Record<string, ApiRoute>;

@@ -24,6 +24,7 @@ import {
 import { newCartFacts } from '../../core/cart/restore.ts';
 import { cartSchemas } from '../../protocol/schemas/index.ts';
 import type { Auth, Principal } from '../auth.ts';
+import { type ActivityFeed, actorOf as activityActor } from '../activity.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
 import type { CartRegistry } from '../cart/registry.ts';
 import type { Config } from '../../core/config.ts';
@@ -38,6 +39,7 @@ export interface CartRoutesDeps {
   config: Config;
   idempotency: Idempotency;
   metrics: ServerMetrics;
+  activity: ActivityFeed;
 }
 
 export function bearer(req: Request): string | undefined {
@@ -65,7 +67,7 @@ function send(res: Response, outcome: Outcome & { replayed: boolean }): void {
 }
 
 export function cartRoutes(deps: CartRoutesDeps): Router {
-  const { registry, auth, config, idempotency, metrics } = deps;
+  const { registry, auth, config, idempotency, metrics, activity } = deps;
   const router = Router();
 
   const cartIdParam = (req: Request): string => {
@@ -106,7 +108,8 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const status = readCart(cart.doc).status;
     if (status !== 'open') throw new CartError('E_CART_CLOSED', `status is ${status}`);
     const record = claim && ((doc: HostedCart['doc'], result: T, version: number) => claim.record(respond(readCart(doc, config.limits), result, version)));
-    const { result, version, recorded } = await cart.applyServerChange(change, { kind: 'rest', requestId: randomUUID() }, record ?? undefined);
+    const watch = activity.watch(cart, activityActor(principal, 'rest'));
+    const { result, version, recorded } = await cart.applyServerChange(change, { kind: 'rest', requestId: randomUUID() }, record ?? undefined, undefined, watch);
     if (recorded && claim) claim.stored = true;
     metrics.changes({ origin: 'rest' });
     return respond(readCart(cart.doc, config.limits), result, version);

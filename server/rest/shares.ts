@@ -4,11 +4,13 @@ import { CartError, isCartId } from '../../protocol/index.ts';
 import type { Auth } from '../auth.ts';
 import type { Shares } from '../shares/shares.ts';
 import { ROUTES } from './api.ts';
-import { parseBody, parseParam } from './body.ts';
+import { parseBody, parseParam, parseQuery } from './body.ts';
+import { type ActivityFeed } from '../activity.ts';
+import { DEFAULT_ACTIVITY_LIMIT } from '../../protocol/schemas/index.ts';
 import { bearer } from './carts.ts';
 import { GrantId, ShareCode } from '../../protocol/schemas/index.ts';
 
-export function shareRoutes(auth: Auth, shares: Shares): Router {
+export function shareRoutes(auth: Auth, shares: Shares, activity: ActivityFeed): Router {
   const router = Router();
   const cartIdOf = (value: unknown): string => {
     if (!isCartId(value)) throw new CartError('E_CART_ID_INVALID');
@@ -35,6 +37,13 @@ export function shareRoutes(auth: Auth, shares: Shares): Router {
     const grantId = parseParam(GrantId, req.params.grantId, 'grantId');
     await shares.revoke(principal, cartId, grantId);
     res.status(204).end();
+  });
+  router.get(ROUTES.getActivity.path, async (req, res) => {
+    const cartId = cartIdOf(req.params.cartId);
+    await auth.authorize(bearer(req), cartId);
+    const limit = parseQuery(ROUTES.getActivity.query.shape.limit, req.query.limit, 'limit');
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ entries: await activity.list(cartId, limit === undefined ? DEFAULT_ACTIVITY_LIMIT : Number(limit)) });
   });
   return router;
 }

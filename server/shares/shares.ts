@@ -11,6 +11,7 @@ import { Auth, type Principal } from '../auth.ts';
 import type { IdpVerifier } from '../idp.ts';
 import { requirePermission } from '../permissions.ts';
 import type { Revocations } from '../revocations.ts';
+import { type ActivityFeed, actorOf } from '../activity.ts';
 
 export interface SharesDeps {
   auth: Auth;
@@ -21,6 +22,8 @@ export interface SharesDeps {
   cartExists: (cartId: string) => Promise<boolean>;
   /** Lifetime of an associate's token (core/config.ts shareGrantTtlSeconds). */
   grantTtlSeconds: number;
+  /** The cart's activity feed: redeems and revocations are entries of it. */
+  activity: Pick<ActivityFeed, 'record'>;
 }
 
 /** Who redeems a code: an associate, from a livecart token or the shop's IdP. */
@@ -51,6 +54,7 @@ export class Shares {
     const share = await this.deps.store.redeem(code.toUpperCase());
     if (share === null || (await this.deps.revocations.grantRevoked(share.grantId))) throw new CartError('E_SHARE_NOT_FOUND');
     const minted = await this.deps.auth.mint({ subject: associate.subject, role: 'associate', carts: [share.cartId], ttlSeconds: this.deps.grantTtlSeconds, grant: share.grantId, name: associate.name });
+    this.deps.activity.record(share.cartId, { id: associate.subject, role: 'associate', name: associate.name, device: null }, [{ action: 'share.redeemed' }]);
     return { cartId: share.cartId, token: minted.token, grantId: share.grantId, expiresAt: minted.expiresAt };
   }
 
@@ -62,6 +66,7 @@ export class Shares {
     if (grant === null || grant.cartId !== cartId) throw new CartError('E_SHARE_NOT_FOUND');
     await this.deps.revocations.revokeGrant(grantId, grant.keepMs);
     await this.deps.store.dropCode(grant.code);
+    this.deps.activity.record(cartId, actorOf(principal, 'rest'), [{ action: 'share.revoked' }]);
   }
 
   /** The associate a token speaks for: a livecart `associate` token, or an IdP token with the associate claim. */
