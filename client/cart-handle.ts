@@ -192,7 +192,7 @@ export class CartHandle {
   /** Set a line's quantity (0..limits.maxQuantity; 0 removes the line). Overrides adds it did not see. */
   setQuantity(lineId: string, quantity: number): void {
     const doc = this.writable();
-    if (checkSetQuantity(doc, lineId, quantity, this._limits)) setQuantity(doc, lineId, quantity);
+    if (checkSetQuantity(doc, lineId, quantity, this._limits)) setQuantity(doc, lineId, quantity, this.actor ?? undefined);
   }
 
   /** Remove a line (no-op when it is not in the cart). */

@@ -42,6 +42,9 @@ export interface LineIntent {
 export interface QuantitySet {
   q: number;
   id: string;
+  /** Who set it and when (ms, the writer's clock): the line's `changedBy` / `changedAt`. Absent in carts written before 1.4. */
+  by?: Actor;
+  at?: number;
 }
 
 /**
@@ -52,6 +55,9 @@ export interface QuantitySet {
 export interface QuantityAdd {
   n: number;
   base: string | null;
+  /** Who added last and when, like QuantitySet's. */
+  by?: Actor;
+  at?: number;
 }
 
 export interface Money {

@@ -85,7 +85,8 @@ describe('share codes', () => {
     tablet.setViewing('SHOE-1');
     tablet.add({ sku: 'SHOE-1', quantity: 1 });
     await tablet.whenSaved();
-    await waitFor(() => expect(phone.view.lines.map((l) => [l.sku, l.quantity, l.addedBy])).toEqual([['SHOE-1', 1, { id: 'assoc-sam', role: 'associate', name: 'Sam (Store 12)' }]]));
+    await waitFor(() => expect(phone.view.lines.map((l) => [l.sku, l.quantity, l.addedBy, l.changedBy])).toEqual([['SHOE-1', 1, { id: 'assoc-sam', role: 'associate', name: 'Sam (Store 12)' }, { id: 'assoc-sam', role: 'associate', name: 'Sam (Store 12)' }]]));
+    expect(phone.view.lines[0]!.changedAt).toBeGreaterThan(0);
     await waitFor(() => expect(phone.presence.map((p) => [p.name, p.role, p.device, p.viewing])).toEqual([['Sam (Store 12)', 'associate', 'store-tablet', 'SHOE-1']]));
     const sam = { id: 'assoc-sam', role: 'associate', name: 'Sam (Store 12)' };
     // Live on the customer's phone (the associate is on another node), then in the feed.
@@ -95,6 +96,9 @@ describe('share codes', () => {
     expect(viaRest.body.addedBy).toEqual(sam);
     phone.setQuantity('SHOE-1', 3);
     await phone.whenSaved();
+    // The latest quantity change is the customer's; the line stays the associate's.
+    const shoe = (await b.request('GET', `/v1/carts/${cartId}`, { token })).body.lines.find((l: { sku: string }) => l.sku === 'SHOE-1');
+    expect(shoe).toMatchObject({ quantity: 3, addedBy: sam, changedBy: { id: (await a.node.auth.verify(token)).subject, role: 'customer' } });
     const feed = await b.request('GET', `/v1/carts/${cartId}/activity?limit=10`, { token });
     expect(feed.status).toBe(200);
     expect(() => ActivityList.parse(feed.body)).not.toThrow();

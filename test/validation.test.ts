@@ -269,6 +269,17 @@ describe('validateUpdate: quantities', () => {
     expect(qadd({ n: 1, base: null }, (d) => `SKU-0#${d.clientID}x`)).toBe('E_UPDATE_INVALID_VALUE');
     expect(qadd({ n: 1, base: null }, (d) => `bad sku#${d.clientID}`)).toBe('E_UPDATE_INVALID_VALUE');
   });
+
+  it("takes a quantity record's changedBy stamp (`by`) only when it names the writer", () => {
+    const at = 1_700_000_000_000;
+    expect(qset({ q: 2, id: 'x', by: { ...ALICE }, at })).toBe('accepted');
+    expect(qset({ q: 2, id: 'x' })).toBe('accepted');
+    expect(qset({ q: 2, id: 'x', by: { ...BOB }, at })).toBe('E_UPDATE_INVALID_VALUE');
+    expect(qset({ q: 2, id: 'x', by: { ...ALICE, name: 'Somebody else' }, at })).toBe('E_UPDATE_INVALID_VALUE');
+    expect(qset({ q: 2, id: 'x', by: { ...ALICE }, at: -1 })).toBe('E_UPDATE_INVALID_VALUE');
+    expect(qadd({ n: 1, base: null, by: { ...ALICE }, at })).toBe('accepted');
+    expect(qadd({ n: 1, base: null, by: { ...BOB }, at })).toBe('E_UPDATE_INVALID_VALUE');
+  });
 });
 
 describe('validateUpdate: line descriptions', () => {

@@ -31,6 +31,8 @@ export const LineView = z
     note: z.string(),
     addedBy: Actor.nullable(),
     addedAt: z.int().nullable(),
+    changedBy: Actor.nullable().meta({ description: 'Who made the latest quantity change (null: before 1.4, or the server).' }),
+    changedAt: z.int().nullable(),
     priced: z.boolean().meta({ description: "The prices below were computed for this line's current quantity; when false they are all null." }),
     unitPrice: Money.nullable(),
     listPrice: Money.nullable(),

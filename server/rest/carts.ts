@@ -186,7 +186,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
         claim,
         (doc) => {
           if (note !== undefined) setNote(doc, lineId, note);
-          if (quantity !== undefined) setQuantity(doc, lineId, quantity);
+          if (quantity !== undefined) setQuantity(doc, lineId, quantity, actorOf(principal));
         },
         (view, _, version) => (quantity === 0 ? { status: 204, body: null } : { status: 200, body: { ...findLine(view, lineId), version } }),
       );
@@ -199,7 +199,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const lineId = String(req.params.lineId);
     const outcome = await idempotency.run(idempotencyKey(req), { scope: cartId, subject: principal.subject }, { route: 'delete', lineId }, async (claim) => {
       findLine(readCart(cart.doc, config.limits), lineId);
-      return mutate(cart, principal, claim, (doc) => removeLine(doc, lineId), () => ({ status: 204, body: null }));
+      return mutate(cart, principal, claim, (doc) => removeLine(doc, lineId, actorOf(principal)), () => ({ status: 204, body: null }));
     });
     send(res, outcome);
   });
