@@ -218,6 +218,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     registry,
     statuses,
     customers: new CustomerCarts(redis, config.keyPrefix, config.cartTtlSeconds * 1000),
+    activity,
     limits: config.limits,
     // A cart that stopped taking changes must end its sessions on every node, Socket.IO ones too.
     announceEverywhere: (cartId, version) => {

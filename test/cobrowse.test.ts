@@ -99,16 +99,19 @@ describe('share codes', () => {
     // The latest quantity change is the customer's; the line stays the associate's.
     const shoe = (await b.request('GET', `/v1/carts/${cartId}`, { token })).body.lines.find((l: { sku: string }) => l.sku === 'SHOE-1');
     expect(shoe).toMatchObject({ quantity: 3, addedBy: sam, changedBy: { id: (await a.node.auth.verify(token)).subject, role: 'customer' } });
+    const customer = (await a.node.auth.verify(token)).subject;
+    // Recorded on node a as the change was appended, read on node b.
+    await waitFor(async () => {
     const feed = await b.request('GET', `/v1/carts/${cartId}/activity?limit=10`, { token });
     expect(feed.status).toBe(200);
     expect(() => ActivityList.parse(feed.body)).not.toThrow();
-    const customer = (await a.node.auth.verify(token)).subject;
     expect(feed.body.entries.map((e: ActivityEntry) => [e.action, e.actor.id, e.actor.name, e.actor.device, e.sku ?? null, e.from ?? null, e.to ?? null])).toEqual([
       ['line.quantity', customer, null, 'phone', 'SHOE-1', 1, 3],
       ['line.added', 'assoc-sam', 'Sam (Store 12)', 'rest', 'SOCK-1', 0, 2],
       ['line.added', 'assoc-sam', 'Sam (Store 12)', 'store-tablet', 'SHOE-1', 0, 1],
       ['share.redeemed', 'assoc-sam', 'Sam (Store 12)', null, null, null, null],
     ]);
+    });
     expect((await a.request('GET', `/v1/carts/${cartId}/activity?limit=1`, { token: redeemed.token })).body.entries).toHaveLength(1);
     // The associate's token grants that cart only.
     const other = await a.createCart();
