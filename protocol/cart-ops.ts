@@ -80,13 +80,15 @@ export function lastQuantityChange(doc: Y.Doc, lineId: string): { by: Actor; at:
   const { qset, qadd } = roots(doc);
   const set = qset.get(lineId);
   const base = set?.id ?? null;
-  let latest = set?.by !== undefined && set.at !== undefined ? { by: set.by, at: set.at } : null;
+  // Ties on `at` (one millisecond, two devices) go to the larger key: every replica iterates the
+  // map in its own order and must still pick the same record.
+  let latest = set?.by !== undefined && set.at !== undefined ? { by: set.by, at: set.at, key: '' } : null;
   const prefix = lineId + QADD_SEPARATOR;
   for (const [key, add] of qadd.entries()) {
     if (!key.startsWith(prefix) || lineIdOfAddKey(key) !== lineId || add.base !== base || add.by === undefined || add.at === undefined) continue;
-    if (latest === null || add.at > latest.at) latest = { by: add.by, at: add.at };
+    if (latest === null || add.at > latest.at || (add.at === latest.at && key > latest.key)) latest = { by: add.by, at: add.at, key };
   }
-  return latest;
+  return latest === null ? null : { by: latest.by, at: latest.at };
 }
 
 export function quantityOf(doc: Y.Doc, lineId: string, maxQuantity = DEFAULT_LIMITS.maxQuantity): number {
