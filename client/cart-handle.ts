@@ -192,7 +192,7 @@ export class CartHandle {
   /** Set a line's quantity (0..limits.maxQuantity; 0 removes the line). Overrides adds it did not see. */
   setQuantity(lineId: string, quantity: number): void {
     const doc = this.writable();
-    if (checkSetQuantity(doc, lineId, quantity, this._limits)) setQuantity(doc, lineId, quantity);
+    if (checkSetQuantity(doc, lineId, quantity, this._limits)) setQuantity(doc, lineId, quantity, this.actor ?? undefined);
   }
 
   /** Remove a line (no-op when it is not in the cart). */
@@ -366,7 +366,7 @@ export class CartHandle {
       doc: () => this._doc,
       awareness: () => this.awareness,
       joined: (res: JoinOk) => {
-        this.actor = { id: res.subject, role: res.role };
+        this.actor = { id: res.subject, role: res.role, ...(typeof res.name === 'string' ? { name: res.name } : {}) };
         this._limits = res.limits;
         this.refreshView();
         // A new clock: the server keeps the clock of a state it removed and ignores an equal one.

@@ -6,7 +6,7 @@
  * connect or loses the connection.
  */
 import { io } from 'socket.io-client';
-import { type Actor, CartError, type WireError, isCartId, isErrorCode } from '../protocol/index.ts';
+import { type ActivityEntry, type Actor, CartError, type WireError, isCartId, isErrorCode } from '../protocol/index.ts';
 import { CartHandle, type HandleWiring } from './cart-handle.ts';
 import type { CartSocket, SyncTiming } from './sync-host.ts';
 import { TypedEmitter } from './emitter.ts';
@@ -35,6 +35,11 @@ export interface LiveCartConnectionEvents {
   followed: { from: string; handle: CartHandle };
   /** Opening the cart `from` was merged into failed. */
   'follow-error': { from: string; mergedInto: string; error: unknown };
+  /**
+   * Someone did something to an open cart (added a line, changed a quantity, redeemed or revoked
+   * a share code), on any device and any node: the cart's activity feed, live.
+   */
+  activity: { cartId: string; entry: ActivityEntry };
 }
 
 interface Open {
@@ -273,6 +278,9 @@ export class LiveCartConnection {
     });
     socket.on('sync', (cartId, frame, meta) => this.carts.get(cartId)?.wiring.sync.onServerSync(frame, meta));
     socket.on('awareness', (cartId, frame) => this.carts.get(cartId)?.wiring.sync.onServerAwareness(frame));
+    socket.on('activity', (cartId, entry) => {
+      if (this.carts.has(cartId)) this.events.emit('activity', { cartId, entry });
+    });
     socket.on('cart-closed', (cartId, closed) => {
       const open = this.carts.get(cartId);
       const sync = open?.wiring.sync;

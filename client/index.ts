@@ -6,5 +6,5 @@ export { LiveCartConnection, type LiveCartConnectionEvents, type LiveCartConnect
 export { CartHandle, type CartHandleEvents, type CartHandleStatus, type SaveState } from './cart-handle.ts';
 export { MemoryStorage, type CartStorage } from './storage.ts';
 export { IndexedDbStorage } from './indexeddb-storage.ts';
-export type { CartView, LineView, PresenceState, WireError, AddLineInput, CartLimits } from '../protocol/index.ts';
+export type { CartView, LineView, PresenceState, WireError, AddLineInput, CartLimits, ActivityEntry } from '../protocol/index.ts';
 export { CartError } from '../protocol/index.ts';

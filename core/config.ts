@@ -457,6 +457,15 @@ export interface IdpConfig {
   /** Exchanges per client IP per `signInWindowSeconds` (each one may verify a signature and touch two carts). */
   signInPerIp: number;
   signInWindowSeconds: number;
+  // Co-browsing with a store associate (protocol/SPEC.md §2 "Co-browsing").
+  /** Lifetime of an associate's grant token (POST /v1/shares/:code/redeem); a revocation of it is kept as long. */
+  shareGrantTtlSeconds: number;
+  /**
+   * Share-code redeems per client IP per `shareRedeemWindowSeconds`, failed or not: a code is 6
+   * characters of 31 (about 9e8 codes), so a tight limit keeps guessing hopeless.
+   */
+  shareRedeemPerIp: number;
+  shareRedeemWindowSeconds: number;
 }
 
 function idpDefaults(): IdpConfig {
@@ -470,6 +479,9 @@ function idpDefaults(): IdpConfig {
     jwksTimeoutMs: 5000,
     signInPerIp: 600,
     signInWindowSeconds: 60,
+    shareGrantTtlSeconds: 4 * 3600,
+    shareRedeemPerIp: 10,
+    shareRedeemWindowSeconds: 60,
   };
 }
 
@@ -482,6 +494,9 @@ function idpIntVars(): Record<string, [IdpIntKey, number, number]> {
     LIVECART_IDP_JWKS_TIMEOUT_MS: ['jwksTimeoutMs', 100, 60_000],
     LIVECART_RATE_SIGNIN_PER_IP: ['signInPerIp', 1, 100_000_000],
     LIVECART_RATE_SIGNIN_WINDOW_SECONDS: ['signInWindowSeconds', 1, 3600],
+    LIVECART_SHARE_GRANT_TTL_SECONDS: ['shareGrantTtlSeconds', 60, 24 * 3600],
+    LIVECART_RATE_SHARE_REDEEM_PER_IP: ['shareRedeemPerIp', 1, 10_000],
+    LIVECART_RATE_SHARE_REDEEM_WINDOW_SECONDS: ['shareRedeemWindowSeconds', 1, 3600],
   };
 }
 

@@ -23,6 +23,14 @@ export class Keys {
   }
 
   /**
+   * The cart's activity feed: a list of JSON entries, newest first, capped in length and expiring
+   * like the cart (server/activity.ts). A list of its own because compaction folds the log.
+   */
+  activity(cartId: string): string {
+    return `${this.prefix}:{${cartId}}:activity`;
+  }
+
+  /**
    * One Idempotency-Key record (`digest`: hash of the caller and the key) of a scope: a cart (its
    * records share the cart's slot, so its appends store them), or one caller's cart creations.
    */
@@ -51,7 +59,25 @@ export class Keys {
     return `${this.prefix}:revoked:{${idDigest(subject)}}`;
   }
 
-  /** Pub/sub channel: a subject's tokens were revoked (JSON `{ subject, at }`): nodes cut its sessions. */
+  /**
+   * A share code (co-browsing): JSON `{ cartId, grantId, expiresAt }`, expiring with the code;
+   * redeemed with GETDEL, so two redeems of one code cannot both win.
+   */
+  shareCode(code: string): string {
+    return `${this.prefix}:share:{${code}}`;
+  }
+
+  /** A share grant: JSON `{ cartId, code }`, kept as long as the code and the token it mints can live. */
+  shareGrant(grantId: string): string {
+    return `${this.prefix}:grant:{${grantId}}`;
+  }
+
+  /** When a share grant was revoked (ms), kept until the grant's token would have expired. */
+  revokedGrant(grantId: string): string {
+    return `${this.prefix}:revoked-grant:{${grantId}}`;
+  }
+
+  /** Pub/sub channel: a subject's tokens (JSON `{ subject, at }`) or a share grant (`{ grant, at }`) were revoked: nodes cut their sessions. */
   get revokedChannel(): string {
     return `${this.prefix}:revoked`;
   }

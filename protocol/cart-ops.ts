@@ -75,6 +75,22 @@ export function quantities(doc: Y.Doc, maxQuantity = DEFAULT_LIMITS.maxQuantity)
   return result;
 }
 
+/** Who made the line's latest quantity change that still counts (a set, or an add on top of it), and when. */
+export function lastQuantityChange(doc: Y.Doc, lineId: string): { by: Actor; at: number } | null {
+  const { qset, qadd } = roots(doc);
+  const set = qset.get(lineId);
+  const base = set?.id ?? null;
+  // Ties on `at` (one millisecond, two devices) go to the larger key: every replica iterates the
+  // map in its own order and must still pick the same record.
+  let latest = set?.by !== undefined && set.at !== undefined ? { by: set.by, at: set.at, key: '' } : null;
+  const prefix = lineId + QADD_SEPARATOR;
+  for (const [key, add] of qadd.entries()) {
+    if (!key.startsWith(prefix) || lineIdOfAddKey(key) !== lineId || add.base !== base || add.by === undefined || add.at === undefined) continue;
+    if (latest === null || add.at > latest.at || (add.at === latest.at && key > latest.key)) latest = { by: add.by, at: add.at, key };
+  }
+  return latest === null ? null : { by: latest.by, at: latest.at };
+}
+
 export function quantityOf(doc: Y.Doc, lineId: string, maxQuantity = DEFAULT_LIMITS.maxQuantity): number {
   const { qset, qadd } = roots(doc);
   const set = qset.get(lineId);
@@ -169,7 +185,7 @@ export function addLine(doc: Y.Doc, input: AddLineInput, actor: Actor, limits: C
     const key = lineId + QADD_SEPARATOR + doc.clientID;
     const own = qadd.get(key);
     const n = own && own.base === base ? own.n + input.quantity : input.quantity;
-    qadd.set(key, { n: Math.min(n, limits.maxQuantity), base });
+    qadd.set(key, { n: Math.min(n, limits.maxQuantity), base, by: { ...actor }, at: Date.now() });
   });
   return lineId;
 }
@@ -178,10 +194,10 @@ export function addLine(doc: Y.Doc, input: AddLineInput, actor: Actor, limits: C
  * Set a line's quantity (0 removes it). Last writer wins; adds this device has seen are folded into
  * the new value and their records deleted, adds it has not seen stop counting.
  */
-export function setQuantity(doc: Y.Doc, lineId: string, quantity: number): void {
+export function setQuantity(doc: Y.Doc, lineId: string, quantity: number, actor?: Actor): void {
   const { lines, qset, qadd } = roots(doc);
   doc.transact(() => {
-    qset.set(lineId, { q: quantity, id: randomId() });
+    qset.set(lineId, actor === undefined ? { q: quantity, id: randomId() } : { q: quantity, id: randomId(), by: { ...actor }, at: Date.now() });
     const prefix = lineId + QADD_SEPARATOR;
     for (const key of [...qadd.keys()]) {
       if (key.startsWith(prefix) && lineIdOfAddKey(key) === lineId) qadd.delete(key);
@@ -190,8 +206,8 @@ export function setQuantity(doc: Y.Doc, lineId: string, quantity: number): void 
   });
 }
 
-export function removeLine(doc: Y.Doc, lineId: string): void {
-  setQuantity(doc, lineId, 0);
+export function removeLine(doc: Y.Doc, lineId: string, actor?: Actor): void {
+  setQuantity(doc, lineId, 0, actor);
 }
 
 /** Change a line's note. The line keeps who added it. */

@@ -9,7 +9,7 @@
  * priced yet") with `priced: false`.
  */
 import type * as Y from 'yjs';
-import { quantities, roots } from './cart-ops.ts';
+import { lastQuantityChange, quantities, roots } from './cart-ops.ts';
 import { type Actor, type CartLimits, type CartStatus, DEFAULT_LIMITS, type LineFacts, type Totals, type Warning } from './schema.ts';
 
 /**
@@ -25,6 +25,9 @@ export interface LineView extends Omit<LineFacts, 'quantity'> {
   note: string;
   addedBy: Actor | null;
   addedAt: number | null;
+  /** Who made the latest quantity change (a set or an add) and when; null for carts written before 1.4 or by the server. */
+  changedBy: Actor | null;
+  changedAt: number | null;
   /** The facts were priced for this line's current quantity. */
   priced: boolean;
 }
@@ -74,6 +77,11 @@ function pricedFacts(facts: LineFacts | undefined, quantity: number): LineFacts 
   return facts !== undefined && facts.quantity === quantity ? facts : null;
 }
 
+function changeOf(doc: Y.Doc, lineId: string): { changedBy: Actor | null; changedAt: number | null } {
+  const change = lastQuantityChange(doc, lineId);
+  return { changedBy: change?.by ?? null, changedAt: change?.at ?? null };
+}
+
 /** The plain view of a cart: live lines (quantity above zero) with the facts that apply to them. */
 export function readCart(doc: Y.Doc, limits: Pick<CartLimits, 'maxQuantity'> = DEFAULT_LIMITS): CartView {
   const r = roots(doc);
@@ -90,6 +98,7 @@ export function readCart(doc: Y.Doc, limits: Pick<CartLimits, 'maxQuantity'> = D
       note: intent?.note ?? '',
       addedBy: intent?.addedBy ?? null,
       addedAt: intent?.addedAt ?? null,
+      ...changeOf(doc, lineId),
       priced: facts !== null,
       unitPrice: facts?.unitPrice ?? null,
       listPrice: facts?.listPrice ?? null,

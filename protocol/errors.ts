@@ -37,6 +37,7 @@ export const ERRORS = {
   E_IDEMPOTENCY_IN_PROGRESS: { http: 409, retryable: true, message: 'A request with this Idempotency-Key is still being processed.' },
   E_NOT_FOUND: { http: 404, retryable: false, message: 'No such route.' },
   E_PRODUCT_NOT_FOUND: { http: 404, retryable: false, message: 'No such product in the catalog.' },
+  E_SHARE_NOT_FOUND: { http: 404, retryable: false, message: 'No such share code or grant (unknown, expired, already used or revoked).' },
   E_RULE_NOT_FOUND: { http: 404, retryable: false, message: 'No such pricing rule.' },
   E_STORAGE_UNAVAILABLE: { http: 503, retryable: true, message: 'Storage is unavailable; the change was not saved. Retry later.' },
   E_SHUTTING_DOWN: { http: 503, retryable: true, message: 'This node is shutting down; reconnect elsewhere.' },

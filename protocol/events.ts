@@ -3,6 +3,7 @@
  * `io()`), and the payloads they carry. Binary frames are y-protocols sync / awareness frames
  * (protocol/codec.ts). One socket may join several carts; every event names its cart.
  */
+import type { ActivityEntry } from './activity.ts';
 import type { CloseName } from './close-codes.ts';
 import type { WireError } from './errors.ts';
 import type { CartLimits, Role } from './schema.ts';
@@ -20,6 +21,8 @@ export type JoinResult =
       version: number;
       role: Role;
       subject: string;
+      /** The token's display name (stamped by the library on the lines it adds); absent: none. */
+      name?: string;
       limits: CartLimits;
     }
   | { ok: false; error: WireError };
@@ -72,6 +75,8 @@ export interface ServerToClientEvents {
   sync: (cartId: string, frame: Uint8Array, meta: ChangeMeta | null) => void;
   awareness: (cartId: string, frame: Uint8Array) => void;
   'cart-closed': (cartId: string, closed: CartClosed) => void;
+  /** Who did what to the cart (protocol/SPEC.md §2 "Activity"), from any device on any node. */
+  activity: (cartId: string, entry: ActivityEntry) => void;
 }
 
 /** Presence state as livecart stamps it; `subject` and `role` come from the token, not the device. */
@@ -79,7 +84,9 @@ export interface PresenceState {
   device: string;
   subject: string;
   role: Role;
-  /** What the device is looking at (a lineId, a page), set by the device. */
+  /** The person's display name, stamped by the server from the token's `name` claim; null: none. */
+  name: string | null;
+  /** What the device is looking at (a SKU, a lineId, a page), set by the device. */
   viewing: string | null;
   [extra: string]: unknown;
 }

@@ -12,3 +12,4 @@ export * from './origin.ts';
 export * from './pricing-types.ts';
 export * from './pricing.ts';
 export * from './capture.ts';
+export * from './activity.ts';

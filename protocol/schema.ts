@@ -24,6 +24,8 @@ export const ROLES: readonly Role[] = ['customer', 'associate', 'service'];
 export interface Actor {
   id: string;
   role: Role;
+  /** The writer's display name (its token's `name` claim); absent when the token has none. */
+  name?: string;
 }
 
 /** `lines[lineId]`: what the line is. Last writer wins on the whole object. */
@@ -40,6 +42,9 @@ export interface LineIntent {
 export interface QuantitySet {
   q: number;
   id: string;
+  /** Who set it and when (ms, the writer's clock): the line's `changedBy` / `changedAt`. Absent in carts written before 1.4. */
+  by?: Actor;
+  at?: number;
 }
 
 /**
@@ -50,6 +55,9 @@ export interface QuantitySet {
 export interface QuantityAdd {
   n: number;
   base: string | null;
+  /** Who added last and when, like QuantitySet's. */
+  by?: Actor;
+  at?: number;
 }
 
 export interface Money {

@@ -22,6 +22,8 @@ import {
   INTENT_ROOTS,
   type IntentRoot,
   type LineIntent,
+  type QuantityAdd,
+  type QuantitySet,
   QADD_SEPARATOR,
   lineIdOf,
 } from './schema.ts';
@@ -95,7 +97,8 @@ function checkValue(
       // addedBy names the writer, or keeps the stamp of the value it replaces (a note edit by another
       // device). When that value was deleted concurrently its stamp is gone (GC): accepted, since an
       // honest device editing a line removed elsewhere must not be rejected.
-      const same = (a: unknown): boolean => isPlainObject(a) && a.id === addedBy.id && a.role === addedBy.role;
+      // A name is the writer's own (from its token) or none: a device cannot label a line with another person's name.
+      const same = (a: unknown): boolean => namesSame(a, addedBy);
       const current = (doc.getMap('lines') as Y.Map<{ addedBy?: Actor }>).get(key)?.addedBy;
       const keeps = replaced === 'unknown' || (replaced !== 'none' && isPlainObject(replaced) && same(replaced.addedBy));
       if (!same(ctx.actor) && !same(current) && !keeps) reject('E_UPDATE_INVALID_VALUE', `${where}: addedBy must name the writer`);
@@ -104,6 +107,7 @@ function checkValue(
     case 'qset': {
       checkLineId(key, where);
       checkShape(schemas.quantitySet, value, where);
+      checkChangedBy(ctx, (value as QuantitySet).by, replaced, where);
       return;
     }
     case 'qadd': {
@@ -111,6 +115,7 @@ function checkValue(
       if (at < 0 || key.slice(at + 1) !== String(writer)) reject('E_UPDATE_INVALID_VALUE', `${where}: an add record must be keyed by its writer`);
       checkLineId(key.slice(0, at), where);
       checkShape(schemas.quantityAdd, value, where);
+      checkChangedBy(ctx, (value as QuantityAdd).by, replaced, where);
       return;
     }
     case 'coupons': {
@@ -124,6 +129,20 @@ function checkValue(
       return;
     }
   }
+}
+
+/**
+ * Whether actor `a` is `stamp`'s: same id and role, and `stamp`'s name absent or `a`'s own (a
+ * device cannot label a change with another person's display name).
+ */
+function namesSame(a: unknown, stamp: Actor): boolean {
+  return isPlainObject(a) && a.id === stamp.id && a.role === stamp.role && (stamp.name === undefined || a.name === stamp.name);
+}
+
+/** A quantity record's `by` names its writer (or is absent; a restore's old records are taken as they are). */
+function checkChangedBy(ctx: ValidationContext, by: Actor | undefined, replaced: unknown, where: string): void {
+  if (by === undefined || replaced === 'unknown' || namesSame(ctx.actor, by)) return;
+  reject('E_UPDATE_INVALID_VALUE', `${where}: by must name the writer`);
 }
 
 function rootNameOf(doc: Y.Doc, type: unknown, cache: Map<unknown, string | null>): string | null {

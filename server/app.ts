@@ -9,8 +9,9 @@ import express from 'express';
 import helmet from 'helmet';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
-import { CLOSE, CartError } from '../protocol/index.ts';
-import { Auth } from './auth.ts';
+import { type ActivityEntry, CLOSE, CartError } from '../protocol/index.ts';
+import { ActivityFeed } from './activity.ts';
+import { Auth, type Principal } from './auth.ts';
 import { CartRegistry } from './cart/registry.ts';
 import { NodeHeartbeat } from './cluster/heartbeat.ts';
 import { CatalogStore } from '../core/catalog/catalog-store.ts';
@@ -32,8 +33,11 @@ import { adminCatalogRoutes } from './rest/admin-catalog.ts';
 import { ROUTES, allRoutes } from './rest/api.ts';
 import { cartRoutes } from './rest/carts.ts';
 import { signInRoutes } from './rest/signin.ts';
+import { shareRoutes } from './rest/shares.ts';
+import { Shares } from './shares/shares.ts';
+import { ShareStore } from '../core/redis/share-store.ts';
 import { IdpVerifier } from './idp.ts';
-import { Revocations } from './revocations.ts';
+import { type Revocation, Revocations, covers } from './revocations.ts';
 import { SignIn } from './signin/sign-in.ts';
 import { CartStatusStore } from '../core/redis/cart-status-store.ts';
 import { CustomerCarts } from '../core/redis/customer-carts.ts';
@@ -110,7 +114,15 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   const queues = new Queues(redis, config.keyPrefix, (err) => log.warn('queue error', { err }));
   const revalidation = new RevalidationRequester(queues, log, config.revalidateDelayMs);
   const idempotency = new Idempotency(redis, config.keyPrefix, config.idempotencyTtlSeconds, config.maxIdempotencyKeys);
-  const limits = new RateLimits(redis, config.keyPrefix, config.abuse, log, metrics, { perIp: config.idp.signInPerIp, windowSeconds: config.idp.signInWindowSeconds });
+  const limits = new RateLimits(
+    redis,
+    config.keyPrefix,
+    config.abuse,
+    log,
+    metrics,
+    { perIp: config.idp.signInPerIp, windowSeconds: config.idp.signInWindowSeconds },
+    { perIp: config.idp.shareRedeemPerIp, windowSeconds: config.idp.shareRedeemWindowSeconds },
+  );
   const connectionCaps = new ConnectionCaps(config.abuse.maxConnectionsPerIp);
   const registry = new CartRegistry({
     store,
@@ -195,7 +207,10 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
   // Bulk routes carry up to 1000 products: their own limit, parsed before the general one.
   for (const route of allRoutes().filter((r) => r.bulk === true)) app.use(route.path, express.json({ limit: config.maxBulkJsonBytes }));
   app.use(express.json({ limit: config.maxJsonBytes }));
-  app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics }));
+  // The activity feed reaches devices through Socket.IO, created below with the HTTP server.
+  let emitActivity: (cartId: string, entry: ActivityEntry) => void = () => undefined;
+  const activity = new ActivityFeed(redis, config.keyPrefix, config.cartTtlSeconds * 1000, log, (cartId, entry) => emitActivity(cartId, entry));
+  app.use(cartRoutes({ registry, auth, config, idempotency, metrics: serverMetrics, activity }));
   app.use(catalogRoutes(catalog));
   const statuses = new CartStatusStore(redis, config.keyPrefix);
   const signIn = new SignIn({
@@ -206,6 +221,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     registry,
     statuses,
     customers: new CustomerCarts(redis, config.keyPrefix, config.cartTtlSeconds * 1000),
+    activity,
     limits: config.limits,
     // A cart that stopped taking changes must end its sessions on every node, Socket.IO ones too.
     announceEverywhere: (cartId, version) => {
@@ -214,6 +230,21 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     log,
   });
   app.use(signInRoutes(signIn));
+  app.use(
+    shareRoutes(
+      auth,
+      new Shares({
+        auth,
+        idp: IdpVerifier.fromConfig(config.idp),
+        store: new ShareStore(redis, config.keyPrefix),
+        revocations,
+        cartExists: (cartId) => store.exists(cartId),
+        grantTtlSeconds: config.idp.shareGrantTtlSeconds,
+        activity,
+      }),
+      activity,
+    ),
+  );
   const requireAdmin = adminGuard(auth, config.adminToken);
   app.use(adminRoutes(auth, requireAdmin, revocations));
   app.use(adminCatalogRoutes({ catalog, rules, sink: opts.catalogSink ?? fanoutSink(queues, log), requireAdmin, log }));
@@ -280,7 +311,10 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     chargeAnswer: (subject, bytes) => limits.chargeAnswer(subject, bytes),
     draining: () => draining,
     revocations,
+    activity,
   };
+  // Through the adapter: the cart's devices on every node.
+  emitActivity = (cartId, entry) => io.to(roomOf(cartId)).emit('activity', cartId, entry);
   const mergedInto = async (cartId: string): Promise<string | null> => {
     const status = await statuses.status(cartId);
     return status?.status === 'merged' ? status.mergedInto : null;
@@ -315,18 +349,26 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     for (const cartId of registry.ids()) changed(cartId);
   }).catch((err: unknown) => log.error('could not subscribe to cart changes', { err }));
   // Sign-out everywhere: a revocation cuts the subject's sessions here as soon as it is announced.
-  const cut = (subject: string, at: number): void => {
-    const revoked = (p: { subject: string; issuedAt: number }): boolean => p.subject === subject && p.issuedAt <= at;
+  // A withdrawn share grant cuts the associate's sessions the same way.
+  const cut = (revocation: Revocation): void => {
+    const revoked = (p: Principal): boolean => covers(revocation, p);
     transport.cut(revoked);
     yws.cut(revoked);
   };
   const revocationsHeard = revocations
     .subscribe(subscriber, cut, () => {
-      void revocations.stored([...new Set([...transport.subjects(), ...yws.subjects()])]).then(
+      const principals = [...transport.principals(), ...yws.principals()];
+      void revocations.stored([...new Set(principals.map((p) => p.subject))]).then(
         (found) => {
-          for (const [subject, at] of found) cut(subject, at);
+          for (const [subject, at] of found) cut({ subject, at });
         },
         (err: unknown) => log.warn('could not re-check revocations', { err }),
+      );
+      void revocations.storedGrants([...new Set(principals.flatMap((p) => (p.grant === null ? [] : [p.grant])))]).then(
+        (found) => {
+          for (const grant of found) cut({ grant, at: Date.now() });
+        },
+        (err: unknown) => log.warn('could not re-check revoked grants', { err }),
       );
     })
     .catch((err: unknown) => log.error('could not subscribe to revocations', { err }));

@@ -4,6 +4,7 @@
  */
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { CartError, ROLES, type Role, isCartId } from '../protocol/index.ts';
+import { PLAIN_TEXT } from '../protocol/schemas/text.ts';
 
 export const ISSUER = 'livecart';
 /** A grant of every cart; only service tokens may carry it. */
@@ -21,6 +22,10 @@ export interface Principal {
   segment: string | null;
   /** Tax region ("US-CA"): the only source of a cart's tax region (cart attributes never are). */
   region: string | null;
+  /** The share grant an associate's token was minted for (POST /v1/shares/:code/redeem); null: none. Revocable by itself. */
+  grant: string | null;
+  /** A display name shown to the cart's other devices (presence, attribution); null: none. */
+  name: string | null;
 }
 
 export interface MintInput {
@@ -30,10 +35,21 @@ export interface MintInput {
   ttlSeconds: number;
   segment?: string | null;
   region?: string | null;
+  grant?: string | null;
+  name?: string | null;
 }
 
 /** Segment and region claims: short identifiers. */
 export const CLAIM_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+/** A grant id: 22 base64url characters (128 random bits). */
+export const GRANT_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+/** A display name: one line of plain text (protocol/schemas/text.ts rules). */
+export const MAX_NAME_LENGTH = 80;
+
+/** Whether `name` is a display name a token may carry. */
+export function isDisplayName(name: unknown): name is string {
+  return typeof name === 'string' && name.length > 0 && name.length <= MAX_NAME_LENGTH && PLAIN_TEXT.test(name);
+}
 
 const MAX_TOKEN_LENGTH = 8192;
 
@@ -47,7 +63,7 @@ const VERIFIED_CACHE_SIZE = 5000;
 
 /** Sign-out everywhere (server/revocations.ts): throws E_AUTH_REVOKED for a revoked token. */
 export interface RevocationCheck {
-  check(token: { subject: string; issuedAt: number }): Promise<void>;
+  check(token: { subject: string; issuedAt: number; grant: string | null }): Promise<void>;
 }
 
 export class Auth {
@@ -68,10 +84,14 @@ export class Auth {
     for (const [name, value] of [['segment', input.segment], ['region', input.region]] as const) {
       if (value != null && !CLAIM_PATTERN.test(value)) throw new CartError('E_VALIDATION', `${name} must be 1-32 characters of A-Z a-z 0-9 _ -`);
     }
+    if (input.grant != null && !GRANT_PATTERN.test(input.grant)) throw new CartError('E_VALIDATION', 'grant must be a grant id');
+    if (input.name != null && !isDisplayName(input.name)) throw new CartError('E_VALIDATION', `name must be 1-${MAX_NAME_LENGTH} characters of plain text`);
     // `iat` has whole seconds: a sign-out and a sign-in in the same second must not be confused.
     const claims: Record<string, unknown> = { role: input.role, carts: input.carts, iatMs: Date.now() };
     if (input.segment != null) claims.segment = input.segment;
     if (input.region != null) claims.region = input.region;
+    if (input.grant != null) claims.grant = input.grant;
+    if (input.name != null) claims.name = input.name;
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuer(ISSUER)
@@ -118,7 +138,7 @@ export class Auth {
       if (err instanceof joseErrors.JWTExpired) throw new CartError('E_AUTH_EXPIRED');
       throw new CartError('E_AUTH_INVALID', err instanceof Error ? err.constructor.name : undefined);
     }
-    const { sub, role, carts, exp, iat, iatMs, segment, region } = payload;
+    const { sub, role, carts, exp, iat, iatMs, segment, region, grant, name } = payload;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) throw new CartError('E_AUTH_INVALID', 'bad subject');
     if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw new CartError('E_AUTH_INVALID', 'bad role');
     if (!Array.isArray(carts) || !carts.every((c) => typeof c === 'string')) throw new CartError('E_AUTH_INVALID', 'bad carts claim');
@@ -127,8 +147,10 @@ export class Auth {
     for (const claim of [segment, region]) {
       if (claim !== undefined && (typeof claim !== 'string' || !CLAIM_PATTERN.test(claim))) throw new CartError('E_AUTH_INVALID', 'bad segment or region claim');
     }
+    if (grant !== undefined && (typeof grant !== 'string' || !GRANT_PATTERN.test(grant))) throw new CartError('E_AUTH_INVALID', 'bad grant claim');
+    if (name !== undefined && !isDisplayName(name)) throw new CartError('E_AUTH_INVALID', 'bad name claim');
     const issuedAt = typeof iatMs === 'number' ? iatMs : typeof iat === 'number' ? iat * 1000 : 0;
-    return { subject: sub, role: role as Role, carts: carts as string[], expiresAt: exp * 1000, issuedAt, segment: (segment as string | undefined) ?? null, region: (region as string | undefined) ?? null };
+    return { subject: sub, role: role as Role, carts: carts as string[], expiresAt: exp * 1000, issuedAt, segment: (segment as string | undefined) ?? null, region: (region as string | undefined) ?? null, grant: (grant as string | undefined) ?? null, name: (name as string | undefined) ?? null };
   }
 
   /** Throws E_AUTH_FORBIDDEN unless `principal` is granted `cartId`. */

@@ -9,6 +9,7 @@ import { createPublicKey } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTVerifyGetKey, type CryptoKey } from 'jose';
 import { CartError } from '../protocol/index.ts';
 import type { IdpConfig } from '../core/config.ts';
+import { isDisplayName } from './auth.ts';
 
 /** The only algorithms accepted: an HS256 token (a livecart token, or a forged one) never verifies here. */
 export const IDP_ALGORITHMS = ['RS256', 'ES256'];
@@ -26,6 +27,8 @@ export interface IdpIdentity {
   role: 'customer' | 'associate';
   /** The IdP token's own expiry (ms since the epoch). */
   expiresAt: number;
+  /** The token's `name` claim when it is a display name livecart accepts (server/auth.ts isDisplayName); else null. */
+  name: string | null;
 }
 
 /** The role an IdP token's claims give: associate only for the exact claim value. */
@@ -74,10 +77,11 @@ export class IdpVerifier {
     } catch (err) {
       throw refusal(err);
     }
-    const { sub, exp } = payload;
+    const { sub, exp, name } = payload;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) throw new CartError('E_AUTH_INVALID', 'subject must be 1-256 characters');
     if (typeof exp !== 'number') throw new CartError('E_AUTH_INVALID', 'no expiry');
-    return { subject: sub, role: roleOfClaims(payload), expiresAt: exp * 1000 };
+    // A name with control characters or of any length is dropped, not refused: it only labels the person.
+    return { subject: sub, role: roleOfClaims(payload), expiresAt: exp * 1000, name: isDisplayName(name) ? name : null };
   }
 }
 

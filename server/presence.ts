@@ -1,5 +1,5 @@
 /**
- * Presence (Yjs awareness) as livecart accepts it: bounded, with the subject and role stamped from
+ * Presence (Yjs awareness) as livecart accepts it: bounded, with the subject, role and name stamped from
  * the token so a device cannot pose as another person, and each awareness client id owned by the one
  * connection that first used it. Shared by the Socket.IO and /yjs transports.
  */
@@ -60,7 +60,7 @@ export function applyPresence(cart: HostedCart, session: PresenceSession, frame:
     if (entry.state === null) continue;
     const device = typeof entry.state.device === 'string' ? entry.state.device.slice(0, MAX_DEVICE_NAME) : session.device;
     const viewing = typeof entry.state.viewing === 'string' ? entry.state.viewing.slice(0, MAX_VIEWING) : null;
-    const stamped: PresenceState = { ...entry.state, device, viewing, subject: session.principal.subject, role: session.principal.role };
+    const stamped: PresenceState = { ...entry.state, device, viewing, subject: session.principal.subject, role: session.principal.role, name: session.principal.name };
     entry.state = stamped;
   }
   const encoded = encodeAwarenessEntries(entries);

@@ -112,6 +112,9 @@ describe('merge on login', () => {
     const log = await a.node.store.load(active.cartId, 0);
     expect(log.origins.filter((o) => o === 'merge')).toHaveLength(1);
     expect(await linesOf(a, active.cartId, again.body.token)).toEqual([['BELT', 1], ['SHOE', 2], ['SOCK', 2]]);
+    // The active cart's activity feed has the merge, once, by the customer.
+    const feed = await a.request('GET', `/v1/carts/${active.cartId}/activity`, { token: again.body.token });
+    expect(feed.body.entries.filter((e: { action: string }) => e.action === 'cart.merged')).toEqual([expect.objectContaining({ actor: { id: sub, role: 'customer', name: null, device: null } })]);
   });
 
   it('a merged cart refuses changes with a typed error', async () => {

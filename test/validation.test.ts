@@ -269,6 +269,17 @@ describe('validateUpdate: quantities', () => {
     expect(qadd({ n: 1, base: null }, (d) => `SKU-0#${d.clientID}x`)).toBe('E_UPDATE_INVALID_VALUE');
     expect(qadd({ n: 1, base: null }, (d) => `bad sku#${d.clientID}`)).toBe('E_UPDATE_INVALID_VALUE');
   });
+
+  it("takes a quantity record's changedBy stamp (`by`) only when it names the writer", () => {
+    const at = 1_700_000_000_000;
+    expect(qset({ q: 2, id: 'x', by: { ...ALICE }, at })).toBe('accepted');
+    expect(qset({ q: 2, id: 'x' })).toBe('accepted');
+    expect(qset({ q: 2, id: 'x', by: { ...BOB }, at })).toBe('E_UPDATE_INVALID_VALUE');
+    expect(qset({ q: 2, id: 'x', by: { ...ALICE, name: 'Somebody else' }, at })).toBe('E_UPDATE_INVALID_VALUE');
+    expect(qset({ q: 2, id: 'x', by: { ...ALICE }, at: -1 })).toBe('E_UPDATE_INVALID_VALUE');
+    expect(qadd({ n: 1, base: null, by: { ...ALICE }, at })).toBe('accepted');
+    expect(qadd({ n: 1, base: null, by: { ...BOB }, at })).toBe('E_UPDATE_INVALID_VALUE');
+  });
 });
 
 describe('validateUpdate: line descriptions', () => {
@@ -326,6 +337,15 @@ describe('validateUpdate: line descriptions', () => {
     expect(write('SKU-0', line('SKU-0', { addedBy: { ...BOB } }), ctx({ actor: BOB }))).toBe('accepted');
     expect(write('SKU-0', line('SKU-0', { addedAt: -1 }))).toBe('E_UPDATE_INVALID_VALUE');
     expect(write('SKU-0', line('SKU-0', { addedAt: 1.5 }))).toBe('E_UPDATE_INVALID_VALUE');
+  });
+
+  it("takes addedBy's display name only when it is the writer's own (or none)", () => {
+    const sam: Actor = { id: 'bob', role: 'associate', name: 'Sam' };
+    expect(write('SKU-0', line('SKU-0', { addedBy: { ...sam } }), ctx({ actor: sam }))).toBe('accepted');
+    expect(write('SKU-0', line('SKU-0', { addedBy: { ...BOB } }), ctx({ actor: sam }))).toBe('accepted');
+    expect(write('SKU-0', line('SKU-0', { addedBy: { ...BOB, name: 'Store manager' } }), ctx({ actor: sam }))).toBe('E_UPDATE_INVALID_VALUE');
+    expect(write('SKU-0', line('SKU-0', { addedBy: { ...BOB, name: 'Sam' } }), ctx({ actor: BOB }))).toBe('E_UPDATE_INVALID_VALUE');
+    expect(write('SKU-0', line('SKU-0', { addedBy: { ...sam, name: 'x\u202Ey' } }), ctx({ actor: { ...sam, name: 'x\u202Ey' } }))).toBe('E_UPDATE_INVALID_VALUE');
   });
 
   it("accepts another subject's note edit that keeps the existing addedBy, but not a new line in someone else's name", () => {

@@ -36,15 +36,16 @@ function build(limits: CartLimits) {
     .refine((o) => Object.keys(o).length <= limits.maxOptions, { error: `must have at most ${limits.maxOptions} options` })
     .meta({ description: `At most ${limits.maxOptions} options; values of at most ${limits.maxOptionLength} characters.`, example: { size: '40' } });
   const note = multilineText(limits.maxNoteLength).meta({ description: 'Plain text; displays must escape it.' });
-  const addedBy = z.strictObject({ id: z.string(), role: z.string() });
+  const addedBy = z.strictObject({ id: z.string(), role: z.string(), name: plainText(80, 1).optional() });
 
   /**
    * `lines[lineId]` as stored in the document. The line id bound is checked on the key (isLineId)
    * and validate.ts requires `lineIdOf(sku, options) === key`, so no refinement is needed here.
    */
   const lineIntent = z.strictObject({ sku: Sku, options, note, addedBy, addedAt: intIn(0, Number.MAX_SAFE_INTEGER) });
-  const quantitySet = z.strictObject({ q: intIn(0, limits.maxQuantity), id: z.string().min(1).max(MAX_SET_ID_LENGTH) });
-  const quantityAdd = z.strictObject({ n: intIn(1, limits.maxQuantity), base: z.string().max(MAX_SET_ID_LENGTH).nullable() });
+  const changedAt = intIn(0, Number.MAX_SAFE_INTEGER).optional();
+  const quantitySet = z.strictObject({ q: intIn(0, limits.maxQuantity), id: z.string().min(1).max(MAX_SET_ID_LENGTH), by: addedBy.optional(), at: changedAt });
+  const quantityAdd = z.strictObject({ n: intIn(1, limits.maxQuantity), base: z.string().max(MAX_SET_ID_LENGTH).nullable(), by: addedBy.optional(), at: changedAt });
   const attributeValue = plainText(limits.maxAttributeLength);
 
   /** An add, from REST (POST .../lines) or the client library. */

@@ -8,3 +8,4 @@ export * from './rules.ts';
 export * from './tokens.ts';
 export * from './responses.ts';
 export * from './signin.ts';
+export * from './shares.ts';

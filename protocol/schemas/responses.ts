@@ -20,7 +20,7 @@ export const ErrorBody = z
   .meta({ id: 'Error' });
 
 export const Warning = z.strictObject({ code: z.string(), message: z.string(), data: z.record(z.string(), z.unknown()).optional() }).meta({ id: 'Warning' });
-const Actor = z.strictObject({ id: z.string(), role: z.string() });
+const Actor = z.strictObject({ id: z.string(), role: z.string(), name: z.string().optional().meta({ description: "The writer's display name, from its token." }) });
 
 export const LineView = z
   .strictObject({
@@ -31,6 +31,8 @@ export const LineView = z
     note: z.string(),
     addedBy: Actor.nullable(),
     addedAt: z.int().nullable(),
+    changedBy: Actor.nullable().meta({ description: 'Who made the latest quantity change (null: before 1.4, or the server).' }),
+    changedAt: z.int().nullable(),
     priced: z.boolean().meta({ description: "The prices below were computed for this line's current quantity; when false they are all null." }),
     unitPrice: Money.nullable(),
     listPrice: Money.nullable(),

@@ -70,6 +70,16 @@ function originTag(origin: ChangeOrigin): string {
   return origin.kind;
 }
 
+/**
+ * Called around one change's append, inside the cart's one-writer-at-a-time section: `before` on
+ * the cart as the change finds it, `after` once it is applied, so nothing else lands in between
+ * (the activity feed diffs the two: server/activity.ts).
+ */
+export interface ChangeWatch {
+  before(): void;
+  after(): void;
+}
+
 export class HostedCart {
   readonly doc = new Y.Doc({ gc: true });
   readonly awareness: Awareness;
@@ -240,7 +250,7 @@ export class HostedCart {
    * Resolves once the change is durable with its log position (`prev === version`: nothing new,
    * nothing appended); rejects with CartError.
    */
-  applyClientUpdate(update: Uint8Array, actor: Actor, maxBytes: number, origin: ChangeOrigin, isSyncStep2 = false): Promise<ChangeMeta> {
+  applyClientUpdate(update: Uint8Array, actor: Actor, maxBytes: number, origin: ChangeOrigin, isSyncStep2 = false, watch?: ChangeWatch): Promise<ChangeMeta> {
     return this.serialize(async () => {
       // Charged before validation: an update over the budget is refused without being decoded.
       await this.opts.chargeWrite(this.cartId, actor.id, update.byteLength);
@@ -250,7 +260,11 @@ export class HostedCart {
         const summary = validateUpdate(this.doc, update, { limits: this.opts.limits, actor, maxBytes, restoring });
         if (summary.insertedItems === 0 && summary.newDeletes === 0) return { version: this.version, prev: this.version };
         const prev = this.version;
-        if (restoring ? await this.restore(update, actor, summary.touchesLines) : await this.appendAndApply(update, origin, summary.touchesLines)) return { version: this.version, prev };
+        watch?.before();
+        if (restoring ? await this.restore(update, actor, summary.touchesLines) : await this.appendAndApply(update, origin, summary.touchesLines)) {
+          watch?.after();
+          return { version: this.version, prev };
+        }
         await this.catchUpNow();
       }
       throw new CartError('E_STORAGE_UNAVAILABLE', 'too much contention on the cart log');
@@ -289,6 +303,7 @@ export class HostedCart {
     origin: ChangeOrigin,
     record?: (doc: Y.Doc, result: T, version: number) => IdempotencyRecord,
     claim?: HeldClaim,
+    watch?: ChangeWatch,
   ): Promise<{ result: T; version: number; recorded: boolean }> {
     return this.serialize(async () => {
       await this.catchUpNow();
@@ -303,8 +318,10 @@ export class HostedCart {
           if (attempt === 0 && origin.kind === 'rest') await this.opts.chargeWrite(this.cartId, null, update.byteLength);
           const hasLines = liveLineIds(scratch, this.opts.limits.maxQuantity).size > 0;
           const stored = record?.(scratch, result, this.version + 1);
+          watch?.before();
           if (await this.appendAndApply(update, origin, hasLines, stored, claim)) {
             appendedAsThisProcess(scratch);
+            watch?.after();
             return { result, version: this.version, recorded: stored !== undefined };
           }
         } finally {

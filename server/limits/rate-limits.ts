@@ -35,11 +35,14 @@ export class RetryLaterError extends CartError {
 /** POST /v1/auth/exchange: anonymous like POST /v1/carts, and each call may fetch the IdP's keys and write two carts. */
 const SIGN_IN_PATH = '/v1/auth/exchange';
 
-/** Sign-ins per client IP per window (core/config.ts IdpConfig). */
+/** Sign-ins (or share-code redeems) per client IP per window (core/config.ts IdpConfig). */
 export interface SignInRate {
   perIp: number;
   windowSeconds: number;
 }
+
+/** POST /v1/shares/:code/redeem: a share code is short, so guessing one must be slow. */
+const REDEEM_PATH = /^\/v1\/shares\/[^/]+\/redeem$/;
 
 /** Routes that take the admin token: their failed authentications are guesses to slow down. */
 export function isAdminRoute(method: string, path: string): boolean {
@@ -59,6 +62,7 @@ export class RateLimits {
   private readonly writeSubject: RateLimiterRedis;
   private readonly answerSubject: RateLimiterRedis;
   private readonly signIn: RateLimiterRedis;
+  private readonly redeem: RateLimiterRedis;
   private readonly refused: (labels: Record<string, string>) => void;
   private held = 0;
   private readonly adminFailed: () => void;
@@ -70,6 +74,7 @@ export class RateLimits {
     private readonly log: Logger,
     metrics: Metrics,
     signIn: SignInRate = { perIp: 600, windowSeconds: 60 },
+    redeem: SignInRate = { perIp: 10, windowSeconds: 60 },
   ) {
     const keys = new Keys(keyPrefix);
     // ioredis is rate-limiter-flexible's default client: `storeClient` alone (no `useRedisPackage`).
@@ -94,6 +99,7 @@ export class RateLimits {
     this.writeSubject = limiter('write-sub', config.writeBudgetSubjectBytes, config.writeBudgetSeconds);
     this.answerSubject = limiter('answer-sub', config.answerBudgetSubjectBytes, config.answerBudgetSeconds);
     this.signIn = limiter('sign-in', signIn.perIp, signIn.windowSeconds);
+    this.redeem = limiter('share-redeem', redeem.perIp, redeem.windowSeconds);
     this.refused = metrics.counter('livecart_rate_limited_total', 'Requests and writes refused by a rate limit or budget, by limit.');
     const adminFailures = metrics.counter('livecart_admin_auth_failures_total', 'Failed authentications on admin routes (wrong or missing admin token).');
     this.adminFailed = () => adminFailures();
@@ -154,6 +160,8 @@ export class RateLimits {
         ]);
       }
       if (req.method === 'POST' && req.path === SIGN_IN_PATH) await this.consume('sign-in', 'E_RATE_LIMITED', [[this.signIn, ip]]);
+      // Every redeem counts, won or not: counting only failures would let a guesser interleave wins.
+      if (req.method === 'POST' && REDEEM_PATH.test(req.path)) await this.consume('share-redeem', 'E_RATE_LIMITED', [[this.redeem, ip]]);
     } catch (err) {
       if (!(err instanceof RetryLaterError)) throw err;
       await this.hold(res);

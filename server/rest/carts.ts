@@ -24,6 +24,7 @@ import {
 import { newCartFacts } from '../../core/cart/restore.ts';
 import { cartSchemas } from '../../protocol/schemas/index.ts';
 import type { Auth, Principal } from '../auth.ts';
+import { type ActivityFeed, actorOf as activityActor } from '../activity.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
 import type { CartRegistry } from '../cart/registry.ts';
 import type { Config } from '../../core/config.ts';
@@ -38,6 +39,7 @@ export interface CartRoutesDeps {
   config: Config;
   idempotency: Idempotency;
   metrics: ServerMetrics;
+  activity: ActivityFeed;
 }
 
 export function bearer(req: Request): string | undefined {
@@ -65,7 +67,7 @@ function send(res: Response, outcome: Outcome & { replayed: boolean }): void {
 }
 
 export function cartRoutes(deps: CartRoutesDeps): Router {
-  const { registry, auth, config, idempotency, metrics } = deps;
+  const { registry, auth, config, idempotency, metrics, activity } = deps;
   const router = Router();
 
   const cartIdParam = (req: Request): string => {
@@ -95,7 +97,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     return { cartId, principal, cart };
   };
 
-  const actorOf = (p: Principal): Actor => ({ id: p.subject, role: p.role });
+  const actorOf = (p: Principal): Actor => ({ id: p.subject, role: p.role, ...(p.name === null ? {} : { name: p.name }) });
 
   /**
    * Change the cart and answer with `respond`. With a claimed Idempotency-Key, the answer is
@@ -106,7 +108,8 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const status = readCart(cart.doc).status;
     if (status !== 'open') throw new CartError('E_CART_CLOSED', `status is ${status}`);
     const record = claim && ((doc: HostedCart['doc'], result: T, version: number) => claim.record(respond(readCart(doc, config.limits), result, version)));
-    const { result, version, recorded } = await cart.applyServerChange(change, { kind: 'rest', requestId: randomUUID() }, record ?? undefined);
+    const watch = activity.watch(cart, activityActor(principal, 'rest'));
+    const { result, version, recorded } = await cart.applyServerChange(change, { kind: 'rest', requestId: randomUUID() }, record ?? undefined, undefined, watch);
     if (recorded && claim) claim.stored = true;
     metrics.changes({ origin: 'rest' });
     return respond(readCart(cart.doc, config.limits), result, version);
@@ -183,7 +186,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
         claim,
         (doc) => {
           if (note !== undefined) setNote(doc, lineId, note);
-          if (quantity !== undefined) setQuantity(doc, lineId, quantity);
+          if (quantity !== undefined) setQuantity(doc, lineId, quantity, actorOf(principal));
         },
         (view, _, version) => (quantity === 0 ? { status: 204, body: null } : { status: 200, body: { ...findLine(view, lineId), version } }),
       );
@@ -196,7 +199,7 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
     const lineId = String(req.params.lineId);
     const outcome = await idempotency.run(idempotencyKey(req), { scope: cartId, subject: principal.subject }, { route: 'delete', lineId }, async (claim) => {
       findLine(readCart(cart.doc, config.limits), lineId);
-      return mutate(cart, principal, claim, (doc) => removeLine(doc, lineId), () => ({ status: 204, body: null }));
+      return mutate(cart, principal, claim, (doc) => removeLine(doc, lineId, actorOf(principal)), () => ({ status: 204, body: null }));
     });
     send(res, outcome);
   });

@@ -8,6 +8,7 @@ import * as Y from 'yjs';
 import { CLOSE, CartError, type CartStatus, type ChangeMeta, acceptsChanges, type ChangeOrigin, type SyncFrame, type WireError, writeSyncStep1 } from '../../protocol/index.ts';
 import type { Principal } from '../auth.ts';
 import type { Revocations } from '../revocations.ts';
+import { type ActivityFeed, actorOf } from '../activity.ts';
 import type { HostedCart } from '../cart/hosted-cart.ts';
 import type { CartRegistry } from '../cart/registry.ts';
 import type { Config } from '../../core/config.ts';
@@ -62,6 +63,8 @@ export interface SessionContext {
   draining(): boolean;
   /** Sign-out everywhere (server/revocations.ts); absent: nothing is ever revoked. */
   revocations?: Pick<Revocations, 'check' | 'revoked'>;
+  /** The activity feed (server/activity.ts); absent: changes are not recorded. */
+  activity?: Pick<ActivityFeed, 'watch'>;
 }
 
 /**
@@ -216,8 +219,10 @@ export class CartSession implements SessionInfo {
       return { version: cart.version, prev: cart.version };
     }
     const maxBytes = frame.kind === 'step2' ? config.limits.maxSyncBytes : config.limits.maxUpdateBytes;
-    const actor = { id: this.current.subject, role: this.current.role };
-    const meta = await cart.applyClientUpdate(frame.update, actor, maxBytes, this.peer.origin, frame.kind === 'step2');
+    const { subject, role, name } = this.current;
+    const actor = name === null ? { id: subject, role } : { id: subject, role, name };
+    const watch = this.ctx.activity?.watch(cart, actorOf(this.current, this.presence.device));
+    const meta = await cart.applyClientUpdate(frame.update, actor, maxBytes, this.peer.origin, frame.kind === 'step2', watch);
     hooks.changed(this, meta);
     return meta;
   }

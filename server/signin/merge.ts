@@ -26,6 +26,7 @@ import {
 import type { CartStatusStore } from '../../core/redis/cart-status-store.ts';
 import type { Logger } from '../../core/log.ts';
 import type { CartRegistry } from '../cart/registry.ts';
+import type { ActivityFeed } from '../activity.ts';
 
 /** How long a merge's claim on a guest cart holds (a merge takes a few Redis round trips). */
 export const MERGE_LEASE_MS = 30_000;
@@ -36,6 +37,8 @@ export interface MergeDeps {
   limits: CartLimits;
   /** Tell every node hosting `cartId` to catch up to `version` now (not only those with /yjs clients). */
   announceEverywhere: (cartId: string, version: number) => void;
+  /** The active cart's activity feed gets a `cart.merged` entry (absent: not recorded). */
+  activity?: Pick<ActivityFeed, 'record'>;
   log: Logger;
 }
 
@@ -71,6 +74,8 @@ export async function mergeGuestCart(deps: MergeDeps, guestId: string, targetId:
     }
     const { version } = await guest.applyServerChange((doc) => writeCartFacts(doc, { status: 'merged', mergedInto: targetId }), origin, undefined, { lock: claim.lock, setStatus: 'merged' });
     deps.announceEverywhere(guestId, version);
+    // One entry for the whole merge, on the cart the customer goes on with (the guest cart is closed).
+    deps.activity?.record(targetId, { id: customerId, role: 'customer', name: null, device: null }, [{ action: 'cart.merged' }]);
     log.info('guest cart merged at sign-in', { guestId, targetId, strategy, ...summary });
     return { merged: true, summary };
   } finally {

@@ -63,7 +63,7 @@ export class SignIn {
       ({ outcome, ...lookup } = await this.withGuest(customerId, lookup, body.guestCartId, body.strategy ?? 'merge'));
     }
     const cartId = await this.active.ensure(customerId, lookup);
-    const minted = await auth.mint({ subject: customerId, role: 'customer', carts: [cartId], ttlSeconds: this.deps.tokenTtlSeconds });
+    const minted = await auth.mint({ subject: customerId, role: 'customer', carts: [cartId], ttlSeconds: this.deps.tokenTtlSeconds, name: identity.name });
     this.deps.counted?.(outcome);
     return { customerId, cartId, token: minted.token, expiresAt: minted.expiresAt };
   }

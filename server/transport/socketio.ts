@@ -36,8 +36,8 @@ export interface SocketTransport {
    * `revoked`), then disconnect them: their token opens nothing any more.
    */
   cut(revoked: (principal: Principal) => boolean): void;
-  /** Subjects of this node's connections (a re-check of revocations after a lost notice). */
-  subjects(): string[];
+  /** Principals of this node's connections (a re-check of revocations after a lost notice). */
+  principals(): Principal[];
 }
 
 /**
@@ -169,7 +169,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
       const principal = socket.data.principal;
       const answer = (session: CartSession): void => {
         accepted();
-        ack({ ok: true, version: session.cart!.version, role: principal.role, subject: principal.subject, limits: config.limits });
+        ack({ ok: true, version: session.cart!.version, role: principal.role, subject: principal.subject, ...(principal.name === null ? {} : { name: principal.name }), limits: config.limits });
       };
       const already = sessions.get(cartId);
       // Joining again is how a device asks for a fresh sync: answered like a first join. Two joins
@@ -291,7 +291,7 @@ export function attachSocketTransport(io: CartServer, deps: SocketDeps): SocketT
         socket.disconnect();
       }
     },
-    subjects: () => [...new Set([...io.of('/').sockets.values()].map((s) => s.data.principal.subject))],
+    principals: () => [...io.of('/').sockets.values()].map((s) => s.data.principal),
     async drain() {
       await Promise.all([...bySocket.values()].flatMap((sessions) => [...sessions.values()].map((s) => s.idle())));
     },

@@ -35,8 +35,8 @@ export interface YwsEndpoint {
   readonly size: number;
   /** Close every connection whose token `revoked` matches (4411 `revoked`). */
   cut(revoked: (principal: Principal) => boolean): void;
-  /** Subjects of the open connections. */
-  subjects(): string[];
+  /** Principals of this node's connections (a re-check of revocations after a lost notice). */
+  principals(): Principal[];
 }
 
 /** The close code a session error ends a /yjs connection with. */
@@ -189,6 +189,6 @@ export function createYwsEndpoint(deps: YwsDeps): YwsEndpoint {
       const error = new CartError('E_AUTH_REVOKED').toWire();
       for (const session of [...sessions.values()]) if (revoked(session.principal)) session.end(CLOSE.REVOKED, error);
     },
-    subjects: () => [...new Set([...sessions.values()].map((s) => s.principal.subject))],
+    principals: () => [...sessions.values()].map((s) => s.principal),
   };
 }
