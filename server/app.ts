@@ -97,6 +97,20 @@ export interface CartServerNode {
   close(): Promise<void>;
 }
 
+/**
+ * The adapter sends commands it never awaits (`publish` fire and forget). Commands still waiting
+ * for Redis when the node closes its connections (an outage, then a shutdown) reject with
+ * "Connection is closed" where nobody listens: they are logged here instead of left unhandled.
+ */
+function handleEveryCommand(client: RedisClient, log: Logger): void {
+  const send = client.sendCommand.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (client as unknown as { sendCommand: (...args: unknown[]) => Promise<unknown> }).sendCommand = (...args) => {
+    const sent = send(...args);
+    if (sent instanceof Promise) sent.catch((err: unknown) => log.debug('socket adapter command failed', { err: err instanceof Error ? err : String(err) }));
+    return sent;
+  };
+}
+
 export function createCartServer(opts: CartServerOptions): CartServerNode {
   const { config, redis, log } = opts;
   const nodeId = randomUUID();
@@ -269,6 +283,7 @@ export function createCartServer(opts: CartServerOptions): CartServerNode {
     const sub = duplicateRedis(redis, config.socketAdapter === 'sharded' ? 'sharded-subscriber' : 'subscriber');
     for (const client of [pub, sub]) {
       client.on('error', (err: Error) => log.warn('socket adapter connection error', { err }));
+      handleEveryCommand(client, log);
       adapterClients.push(client);
     }
     const adapterFor =

@@ -154,9 +154,9 @@ export class Revocations {
   /** Which of `grants` were revoked, per Redis (a re-check after a lost notice). */
   async storedGrants(grants: string[]): Promise<string[]> {
     if (grants.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const g of grants) pipeline.pttl(this.keys.revokedGrant(g));
-    const ttls = ((await pipeline.exec()) ?? []).map(([err, v]) => (err === null && typeof v === 'number' ? v : -2));
+    // One command per key: on Redis Cluster the keys live in different slots, and a pipeline
+    // must stay within one.
+    const ttls = await Promise.all(grants.map((g) => this.redis.pttl(this.keys.revokedGrant(g))));
     return grants.filter((g, i) => {
       const ttl = ttls[i] ?? -2;
       if (ttl > 0) this.rememberGrant(g, Date.now() + ttl);
@@ -168,10 +168,9 @@ export class Revocations {
   async stored(subjects: string[]): Promise<Map<string, number>> {
     const found = new Map<string, number>();
     if (subjects.length === 0) return found;
-    // One GET per subject in one pipeline: the keys live in different slots on Redis Cluster.
-    const pipeline = this.redis.pipeline();
-    for (const s of subjects) pipeline.get(this.keys.revoked(s));
-    const values = ((await pipeline.exec()) ?? []).map(([err, v]) => (err === null && typeof v === 'string' ? v : null));
+    // One GET per subject: on Redis Cluster the keys live in different slots, and a pipeline must
+    // stay within one.
+    const values = await Promise.all(subjects.map((subject) => this.redis.get(this.keys.revoked(subject))));
     values.forEach((v, i) => {
       const subject = subjects[i];
       if (v !== null && subject !== undefined) {
