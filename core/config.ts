@@ -252,6 +252,14 @@ const LOG_LEVEL = choice(['debug', 'info', 'warn', 'error', 'silent'], 'debug, i
 const SOCKET_ADAPTER = choice(['redis', 'sharded', 'local'], 'redis, sharded or local');
 const BOOLEAN = choice(['true', 'false'], 'true or false');
 
+/** Set `target[key]` from every variable of `table` that `env` sets: an integer within its bounds. */
+function readIntegers<K extends string>(env: NodeJS.ProcessEnv, table: Record<string, readonly [K, number, number]>, target: Record<K, number>): void {
+  for (const [name, [key, min, max]] of Object.entries(table)) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') target[key] = parseInteger(name, raw, min, max);
+  }
+}
+
 /** Build the configuration from `env` on top of `base`. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = DEFAULT_CONFIG): Config {
   const config: Config = { ...base, limits: { ...base.limits }, abuse: { ...base.abuse }, idp: { ...base.idp }, redis: { ...base.redis } };
@@ -261,14 +269,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, base: Config = 
       throw new ConfigError(`unknown setting ${name} (see README "Configuration")`);
     }
   }
-  for (const [name, [key, min, max]] of Object.entries(INT_VARS)) {
-    const raw = env[name];
-    if (raw !== undefined && raw !== '') config[key] = parseInteger(name, raw, min, max);
-  }
-  for (const [name, [key, min, max]] of Object.entries(LIMIT_VARS)) {
-    const raw = env[name];
-    if (raw !== undefined && raw !== '') config.limits[key] = parseInteger(name, raw, min, max);
-  }
+  readIntegers(env, INT_VARS, config);
+  readIntegers(env, LIMIT_VARS, config.limits);
   const str = (name: string): string | null => {
     const raw = env[name];
     return raw === undefined || raw === '' ? null : raw;
@@ -422,10 +424,7 @@ function abuseVariables(): string[] {
 }
 
 function loadAbuseConfig(env: NodeJS.ProcessEnv, abuse: AbuseConfig): void {
-  for (const [name, [key, min, max]] of Object.entries(abuseIntVars())) {
-    const raw = env[name];
-    if (raw !== undefined && raw !== '') abuse[key] = parseInteger(name, raw, min, max);
-  }
+  readIntegers(env, abuseIntVars(), abuse);
   const token = env.LIVECART_METRICS_TOKEN;
   if (token !== undefined && token !== '') {
     if (token.length < 16) throw new ConfigError('LIVECART_METRICS_TOKEN must be at least 16 characters');
@@ -505,10 +504,7 @@ function idpVariables(): string[] {
 }
 
 function loadIdpConfig(env: NodeJS.ProcessEnv, idp: IdpConfig): void {
-  for (const [name, [key, min, max]] of Object.entries(idpIntVars())) {
-    const raw = env[name];
-    if (raw !== undefined && raw !== '') idp[key] = parseInteger(name, raw, min, max);
-  }
+  readIntegers(env, idpIntVars(), idp);
   const str = (name: string): string | null => (env[name] === undefined || env[name] === '' ? null : env[name]);
   idp.jwksUrl = str('LIVECART_IDP_JWKS_URL') ?? idp.jwksUrl;
   // A PEM in one environment line usually arrives with its newlines escaped.
