@@ -8,6 +8,7 @@
  * against Redis once it is back (notices sent meanwhile are lost).
  */
 import type { RedisClient } from '../core/redis/connect.ts';
+import { whenResubscribed } from '../core/redis/resubscribe.ts';
 import { CartError } from '../protocol/index.ts';
 import { Keys } from '../core/keys.ts';
 import type { Logger } from '../core/log.ts';
@@ -123,15 +124,7 @@ export class Revocations {
    */
   async subscribe(subscriber: RedisClient, cut: (revocation: Revocation) => void, recheck: () => void): Promise<void> {
     const channel = this.keys.revokedChannel;
-    let lost = false;
-    subscriber.on('close', () => {
-      lost = true;
-    });
-    subscriber.on('ready', () => {
-      if (!lost) return;
-      lost = false;
-      subscriber.subscribe(channel).then(recheck, () => undefined);
-    });
+    whenResubscribed(subscriber, channel, recheck);
     subscriber.on('message', (ch: string, message: string) => {
       if (ch !== channel) return;
       try {

@@ -4,6 +4,7 @@
  * message delays the correction until the device's next sync; it is in the log either way.
  */
 import type { RedisClient } from '../redis/connect.ts';
+import { whenResubscribed } from '../redis/resubscribe.ts';
 import { Keys } from '../keys.ts';
 
 export const changedChannel = (keyPrefix: string): string => new Keys(keyPrefix).cartChangedChannel;
@@ -28,21 +29,7 @@ export async function subscribeCartChanged(
   onResubscribed: () => void = () => undefined,
 ): Promise<void> {
   const channel = changedChannel(keyPrefix);
-  let lost = false;
-  subscriber.on('close', () => {
-    lost = true;
-  });
-  subscriber.on('ready', () => {
-    if (!lost) return;
-    lost = false;
-    // ioredis subscribes again by itself; waiting on our own SUBSCRIBE orders the catch-up after it.
-    subscriber.subscribe(channel).then(onResubscribed, () => undefined);
-  });
-  // On a cluster the subscription lives on one node: when a node leaves, ioredis moves it to
-  // another without a 'close' of the client; notices sent meanwhile are lost all the same.
-  subscriber.on('-node', () => {
-    subscriber.subscribe(channel).then(onResubscribed, () => undefined);
-  });
+  whenResubscribed(subscriber, channel, onResubscribed);
   subscriber.on('message', (ch: string, message: string) => {
     if (ch !== channel) return;
     const [cartId, version, by] = message.split(' ');
